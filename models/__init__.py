@@ -1,0 +1,1 @@
+"""Torch model builders, pose backends and checkpoint loading. Imports no Beam."""

@@ -1,0 +1,1 @@
+"""Beam composites, options and the ``posebeam`` command line."""

@@ -1,0 +1,109 @@
+"""The ``posebeam`` command line.
+
+    posebeam extract INPUT OUTPUT [options] [-- beam options]
+    posebeam sample FOLDER
+
+Usage errors print one line and exit 2; a failed job prints one line and exits 1 (``--verbose``
+shows the traceback). Broken *videos* are not errors: they go to the ``failures`` table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from typing import NoReturn
+
+from posebeam.models.pose_backend import BackendUnavailable
+from posebeam.pipeline.inputs import UsageError
+from posebeam.pipeline.options import add_extract_arguments
+
+EXIT_USAGE = 2
+EXIT_FAILED = 1
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="posebeam", description="Annotate video archives with human pose, on Apache Beam.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress and show tracebacks")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    extract = commands.add_parser(
+        "extract",
+        help="decode videos, estimate and track poses, write Parquet tables",
+        description="Decode every video of INPUT, run top-down pose estimation, track persons and "
+        "write OUTPUT/videos, OUTPUT/keypoints and OUTPUT/failures as zstd Parquet. Runs locally on "
+        "Beam's in-process FnApiRunner unless a --runner is given after `--`, e.g. "
+        "`-- --runner DataflowRunner --project P --region R --temp_location gs://...`.",
+    )
+    extract.add_argument(
+        "input", metavar="INPUT", help="folder, glob, or text file of video URIs (local or gs://)"
+    )
+    extract.add_argument("output", metavar="OUTPUT", help="output folder (local or gs://)")
+    add_extract_arguments(extract)
+    sample = commands.add_parser("sample", help="download the sample street clip (vtest.avi) into FOLDER")
+    sample.add_argument("folder", metavar="FOLDER")
+    return parser
+
+
+def _extract(args: argparse.Namespace, beam_args: list[str]) -> None:
+    from posebeam.pipeline.run import run, summarise
+
+    argv = ["--input", args.input, "--output", args.output, "--backend", args.backend]
+    argv += ["--batch_size", str(args.batch_size)]
+    for name in (
+        "fps",
+        "max_side",
+        "mm_det_config",
+        "mm_det_checkpoint",
+        "mm_pose_config",
+        "mm_pose_checkpoint",
+    ):
+        value = getattr(args, name)
+        if value is not None:
+            argv += [f"--{name}", str(value)]
+    result = run(argv + beam_args)
+    print(f"posebeam: {summarise(result)}; tables in {args.output}")
+
+
+def _sample(args: argparse.Namespace) -> None:
+    from posebeam.pipeline.sample import fetch_sample
+
+    print(fetch_sample(args.folder))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    beam_args: list[str] = []
+    if "--" in argv:
+        split = argv.index("--")
+        argv, beam_args = argv[:split], argv[split + 1 :]
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        if args.command == "extract":
+            _extract(args, beam_args)
+        else:
+            _sample(args)
+    except (UsageError, BackendUnavailable) as err:
+        print(f"posebeam: error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except Exception as err:
+        if args.verbose:
+            raise
+        reason = f"{type(err).__name__}: {err}".splitlines()[0]
+        print(
+            f"posebeam: {args.command} failed: {reason} (rerun with --verbose for details)", file=sys.stderr
+        )
+        return EXIT_FAILED
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,83 @@
+"""Turning the INPUT argument into file patterns, through Beam ``FileSystems`` (local, gs://)."""
+
+from __future__ import annotations
+
+import os
+import posixpath
+
+from apache_beam.io.filesystem import FileMetadata
+from apache_beam.io.filesystems import FileSystems
+
+VIDEO_EXTENSIONS = frozenset(
+    [
+        ".mp4",
+        ".m4v",
+        ".mov",
+        ".avi",
+        ".mkv",
+        ".webm",
+        ".mpg",
+        ".mpeg",
+        ".ts",
+        ".mts",
+        ".m2ts",
+        ".flv",
+        ".wmv",
+        ".3gp",
+        ".ogv",
+        ".mxf",
+        ".y4m",
+    ]
+)
+"""Files of a *folder* input that are treated as videos; globs and URI lists are taken as given."""
+
+LIST_EXTENSIONS = (".txt", ".lst", ".uris")
+
+
+class UsageError(ValueError):
+    """A mistake in the command line: reported as one line, exit status 2."""
+
+
+def _is_directory(path: str) -> bool:
+    if path.endswith("/"):
+        return True
+    if "://" in path:
+        return False
+    return os.path.isdir(path)
+
+
+def input_patterns(input_arg: str) -> list[str]:
+    """File patterns for a folder, a glob, or a text file listing one URI or glob per line."""
+    if _is_directory(input_arg):
+        return [FileSystems.join(input_arg.rstrip("/"), "*")]
+    if input_arg.lower().endswith(LIST_EXTENSIONS):
+        if not FileSystems.exists(input_arg):
+            raise UsageError(f"input list {input_arg} does not exist")
+        with FileSystems.open(input_arg) as handle:
+            lines = handle.read().decode("utf-8").splitlines()
+        patterns = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+        if not patterns:
+            raise UsageError(f"input list {input_arg} names no files")
+        return patterns
+    return [input_arg]
+
+
+def is_folder_pattern(pattern: str) -> bool:
+    return pattern.endswith("/*")
+
+
+def keep_input(metadata: FileMetadata, from_folder: bool) -> bool:
+    """Whether a matched file is an input: any file of a glob or list, videos only from folders."""
+    if not from_folder:
+        return True
+    return posixpath.splitext(metadata.path.lower())[1] in VIDEO_EXTENSIONS
+
+
+def match_inputs(patterns: list[str]) -> list[FileMetadata]:
+    """All input files (launcher-side check); raises :class:`UsageError` when there are none."""
+    found: list[FileMetadata] = []
+    for pattern, result in zip(patterns, FileSystems.match(patterns), strict=True):
+        found.extend(m for m in result.metadata_list if keep_input(m, is_folder_pattern(pattern)))
+    if not found:
+        raise UsageError(f"no input videos match {', '.join(patterns)}")
+    return found

@@ -1,0 +1,172 @@
+"""Packet-by-packet video decoding with PyAV that survives corrupt data.
+
+A corrupt packet is counted and skipped; frames keep indices and timestamps derived from their
+presentation timestamps, so a skipped packet leaves a gap instead of shifting later frames.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import IO
+
+import av
+import av.error
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+MAX_CONSECUTIVE_ERRORS = 50
+"""Stop reading a stream after this many corrupt packets in a row (a truncated or garbage tail)."""
+
+HASH_CHUNK = 1 << 20
+
+
+class NoVideoStream(ValueError):
+    """The container opened but holds no video stream."""
+
+
+class NoFramesDecoded(ValueError):
+    """The video stream produced no decodable frame."""
+
+
+def content_hash(fileobj: IO[bytes]) -> str:
+    """First 32 hex digits of the SHA-256 of the whole file: the ``video_id``."""
+    digest = hashlib.sha256()
+    while chunk := fileobj.read(HASH_CHUNK):
+        digest.update(chunk)
+    return digest.hexdigest()[:32]
+
+
+@dataclass
+class StreamInfo:
+    """What the ``videos`` table records about a stream; counters fill in during decoding."""
+
+    width: int
+    height: int
+    fps: float | None
+    duration_s: float | None
+    codec: str
+    frames_decoded: int = 0
+    packets_skipped: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class DecodedFrame:
+    index: int
+    timestamp_s: float
+    rgb: np.ndarray  # (H, W, 3) uint8, possibly resized by max_side
+
+
+def _scaled_size(width: int, height: int, max_side: int | None) -> tuple[int, int]:
+    if not max_side or max(width, height) <= max_side:
+        return width, height
+    scale = max_side / max(width, height)
+    # Even sizes keep the swscale fast paths and chroma subsampling happy.
+    return max(2, round(width * scale / 2) * 2), max(2, round(height * scale / 2) * 2)
+
+
+class VideoReader:
+    """Opens a file object with PyAV and yields RGB frames packet by packet.
+
+    Usage::
+
+        reader = VideoReader(fileobj, max_side=640)
+        for frame in reader.frames():
+            ...
+        reader.info.packets_skipped
+    """
+
+    def __init__(self, fileobj: IO[bytes], max_side: int | None = None) -> None:
+        self._container = av.open(fileobj, mode="r", metadata_errors="ignore")
+        if not self._container.streams.video:
+            self._container.close()
+            raise NoVideoStream("the file has no video stream")
+        self._stream = self._container.streams.video[0]
+        self._stream.thread_type = "AUTO"
+        ctx = self._stream.codec_context
+        rate = self._stream.average_rate or self._stream.guessed_rate
+        duration = None
+        if self._stream.duration is not None and self._stream.time_base is not None:
+            duration = float(self._stream.duration * self._stream.time_base)
+        elif self._container.duration is not None:
+            duration = self._container.duration / av.time_base
+        self.info = StreamInfo(
+            width=int(ctx.width),
+            height=int(ctx.height),
+            fps=float(rate) if rate else None,
+            duration_s=duration,
+            codec=ctx.name,
+        )
+        self.scale = 1.0
+        self._out_size = _scaled_size(ctx.width, ctx.height, max_side)
+        if ctx.width:
+            self.scale = self._out_size[0] / ctx.width
+
+    def close(self) -> None:
+        self._container.close()
+
+    def __enter__(self) -> VideoReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _timestamp(self, frame: av.VideoFrame, fallback: int) -> float:
+        if frame.pts is None or self._stream.time_base is None:
+            return fallback / (self.info.fps or 1.0)
+        start = self._stream.start_time or 0
+        return float((frame.pts - start) * self._stream.time_base)
+
+    def _record_error(self, err: Exception) -> None:
+        self.info.packets_skipped += 1
+        if len(self.info.errors) < 10:
+            self.info.errors.append(f"{type(err).__name__}: {err}")
+
+    def frames(self) -> Iterator[DecodedFrame]:
+        """Decoded frames in presentation order; corrupt packets are counted and skipped."""
+        last_index = -1
+        consecutive_errors = 0
+        packets = self._container.demux(self._stream)
+        while consecutive_errors < MAX_CONSECUTIVE_ERRORS:
+            try:
+                packet = next(packets)
+            except StopIteration:
+                break
+            except (av.error.FFmpegError, ValueError, OSError) as err:
+                # A demux error ends the generator: record it and resume from where the
+                # container's read position now is.
+                consecutive_errors += 1
+                self._record_error(err)
+                packets = self._container.demux(self._stream)
+                continue
+            try:
+                decoded = packet.decode()
+            except (av.error.FFmpegError, ValueError) as err:
+                consecutive_errors += 1
+                self._record_error(err)
+                continue
+            consecutive_errors = 0
+            for frame in decoded:
+                timestamp = self._timestamp(frame, last_index + 1)
+                index = last_index + 1
+                if self.info.fps:
+                    index = max(index, round(timestamp * self.info.fps))
+                last_index = index
+                self.info.frames_decoded += 1
+                width, height = self._out_size
+                rgb = frame.to_ndarray(format="rgb24", width=width, height=height)
+                yield DecodedFrame(index, timestamp, rgb)
+        if consecutive_errors >= MAX_CONSECUTIVE_ERRORS:
+            log.warning("stopped after %d corrupt packets in a row", consecutive_errors)
+
+
+def finite_or_none(value: float | None) -> float | None:
+    """``None`` for missing, NaN or infinite values (Parquet and BigQuery prefer nulls)."""
+    if value is None or not math.isfinite(value):
+        return None
+    return value

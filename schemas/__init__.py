@@ -1,0 +1,1 @@
+"""Single source of truth for posebeam's data: skeleton layouts, records and table schemas."""

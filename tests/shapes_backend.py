@@ -1,0 +1,64 @@
+"""A deterministic test backend: every bright box of a synthetic video is one "person".
+
+It finds connected bright regions (``scipy.ndimage.label``) and places 17 keypoints on a fixed
+grid inside each box, confidence 1. Registered as backend ``shapes`` by ``conftest.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from scipy import ndimage
+
+from posebeam.models.pose_backend import PersonPose
+
+# Relative (x, y) of the 17 COCO joints inside a box: head on top, ankles at the bottom.
+RELATIVE_JOINTS = np.array(
+    [
+        [0.5, 0.05],
+        [0.55, 0.04],
+        [0.45, 0.04],
+        [0.6, 0.06],
+        [0.4, 0.06],
+        [0.7, 0.2],
+        [0.3, 0.2],
+        [0.8, 0.35],
+        [0.2, 0.35],
+        [0.85, 0.5],
+        [0.15, 0.5],
+        [0.65, 0.55],
+        [0.35, 0.55],
+        [0.65, 0.75],
+        [0.35, 0.75],
+        [0.65, 0.95],
+        [0.35, 0.95],
+    ]
+)
+
+
+class ShapesBackend:
+    name = "shapes"
+    version = "test"
+    layout = "coco17"
+
+    def __init__(self, threshold: int = 128) -> None:
+        self._threshold = threshold
+
+    def estimate(self, frames: Sequence[np.ndarray]) -> list[list[PersonPose]]:
+        out = []
+        for frame in frames:
+            labels, _ = ndimage.label(frame.mean(axis=2) > self._threshold)
+            poses = []
+            for rows, cols in ndimage.find_objects(labels):
+                box = np.array([cols.start, rows.start, cols.stop, rows.stop], dtype=np.float32)
+                size = box[2:] - box[:2]
+                xy = box[:2] + RELATIVE_JOINTS * size
+                keypoints = np.concatenate([xy, np.ones((17, 1))], axis=1).astype(np.float32)
+                poses.append(PersonPose(box, 1.0, keypoints))
+            out.append(poses)
+        return out
+
+
+def check_available(**options: object) -> None:
+    """Always available."""

@@ -1,0 +1,100 @@
+"""Small videos synthesised with PyAV for the tests: moving coloured boxes on a dark background."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+BOX_W, BOX_H = 24, 48
+BACKGROUND = 16
+
+
+def box_positions(frame: int, num_boxes: int, width: int, height: int) -> list[tuple[int, int]]:
+    """Top-left corners of the boxes in ``frame``: each walks right, 2 px per frame, on its own row."""
+    positions = []
+    for b in range(num_boxes):
+        x = (8 + 2 * frame + 40 * b) % max(1, width - BOX_W)
+        y = 8 + b * (BOX_H + 8)
+        positions.append((x, min(y, height - BOX_H)))
+    return positions
+
+
+def frame_image(frame: int, num_boxes: int, width: int, height: int) -> np.ndarray:
+    image = np.full((height, width, 3), BACKGROUND, dtype=np.uint8)
+    for x, y in box_positions(frame, num_boxes, width, height):
+        image[y : y + BOX_H, x : x + BOX_W] = 235
+    return image
+
+
+def write_video(
+    path: Path,
+    *,
+    frames: int = 24,
+    fps: int = 12,
+    width: int = 160,
+    height: int = 128,
+    codec: str = "mpeg4",
+    num_boxes: int = 2,
+    gop: int = 6,
+) -> Path:
+    """Encode ``frames`` frames of moving boxes; the container comes from the file extension."""
+    with av.open(str(path), mode="w") as container:
+        stream = container.add_stream(codec, rate=fps)
+        stream.width, stream.height = width, height
+        stream.pix_fmt = "yuvj420p" if codec == "mjpeg" else "yuv420p"
+        stream.codec_context.gop_size = gop
+        stream.time_base = Fraction(1, fps)
+        for i in range(frames):
+            frame = av.VideoFrame.from_ndarray(frame_image(i, num_boxes, width, height), format="rgb24")
+            frame.pts = i
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
+def write_audio_only(path: Path, seconds: float = 0.5) -> Path:
+    with av.open(str(path), mode="w") as container:
+        stream = container.add_stream("aac", rate=16000)
+        samples = int(16000 * seconds)
+        frame = av.AudioFrame.from_ndarray(
+            np.zeros((1, samples), dtype=np.float32), format="fltp", layout="mono"
+        )
+        frame.sample_rate = 16000
+        frame.pts = 0
+        for packet in stream.encode(frame):
+            container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
+def write_broken_inputs(folder: Path, valid: Path) -> dict[str, str]:
+    """Three kinds of broken file next to a valid video; returns name → expected failure stage."""
+    (folder / "empty.mp4").write_bytes(b"")
+    (folder / "notes.mp4").write_text("this is a text file, not a video\n")
+    data = valid.read_bytes()
+    (folder / "truncated.avi").write_bytes(data[: len(data) // 50])
+    return {"empty.mp4": "open", "notes.mp4": "open", "truncated.avi": "open"}
+
+
+def corrupt_packets(src: Path, out: Path, packet_numbers: set[int], seed: int = 0) -> Path:
+    """Remux ``src`` into ``out`` with the payload of the given video packets replaced by noise."""
+    rng = np.random.default_rng(seed)
+    with av.open(str(src)) as source, av.open(str(out), mode="w") as target:
+        stream = source.streams.video[0]
+        out_stream = target.add_stream_from_template(stream)
+        for number, packet in enumerate(source.demux(stream)):
+            if packet.size == 0:
+                continue
+            if number in packet_numbers:
+                noise = av.Packet(rng.integers(0, 256, packet.size, dtype=np.uint8).tobytes())
+                noise.pts, noise.dts, noise.time_base = packet.pts, packet.dts, packet.time_base
+                packet = noise
+            packet.stream = out_stream
+            target.mux(packet)
+    return out

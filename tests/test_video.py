@@ -1,0 +1,69 @@
+"""Decoding: codecs and containers, timestamps, resizing, corrupt packets."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from synth_video import corrupt_packets, frame_image, write_audio_only, write_video
+
+from posebeam.pipeline.video import NoVideoStream, VideoReader, content_hash
+
+
+@pytest.mark.parametrize(
+    ("name", "codec"),
+    [
+        ("a.mp4", "mpeg4"),
+        ("b.avi", "mpeg4"),
+        ("c.mkv", "mjpeg"),
+        ("d.webm", "libvpx-vp9"),
+        ("e.mov", "libx264"),
+    ],
+)
+def test_decodes_every_frame_with_pts_timestamps(tmp_path: Path, name: str, codec: str) -> None:
+    path = write_video(tmp_path / name, codec=codec, frames=20, fps=10)
+    with open(path, "rb") as handle, VideoReader(handle) as reader:
+        frames = list(reader.frames())
+        info = reader.info
+    assert [f.index for f in frames] == list(range(20))
+    np.testing.assert_allclose([f.timestamp_s for f in frames], np.arange(20) / 10, atol=1e-6)
+    assert (info.width, info.height, info.fps, info.frames_decoded) == (160, 128, 10.0, 20)
+    assert info.packets_skipped == 0
+    # Lossy codecs: the decoded picture is close to what was encoded.
+    error = np.abs(frames[5].rgb.astype(int) - frame_image(5, 2, 160, 128)).mean()
+    assert error < 12
+
+
+def test_max_side_resizes_keeping_aspect(tmp_path: Path) -> None:
+    path = write_video(tmp_path / "a.mp4", frames=3, width=320, height=240)
+    with open(path, "rb") as handle, VideoReader(handle, max_side=160) as reader:
+        frames = list(reader.frames())
+        assert reader.scale == 0.5
+    assert frames[0].rgb.shape == (120, 160, 3)
+
+
+@pytest.mark.parametrize(("name", "codec"), [("a.avi", "mpeg4"), ("b.mkv", "libx264"), ("c.mkv", "mjpeg")])
+def test_corrupt_packets_are_counted_and_skipped(tmp_path: Path, name: str, codec: str) -> None:
+    valid = write_video(tmp_path / name, frames=60, fps=10, gop=5, codec=codec)
+    broken = corrupt_packets(valid, tmp_path / f"broken_{name}", {20, 21, 22})
+    with open(broken, "rb") as handle, VideoReader(handle) as reader:
+        frames = list(reader.frames())
+        info = reader.info
+    indices = [f.index for f in frames]
+    assert info.packets_skipped == 3
+    assert "InvalidDataError" in info.errors[0]
+    assert 50 <= len(frames) <= 57
+    assert indices == sorted(set(indices)), "indices stay unique and increasing"
+    assert indices[-1] == 59, "frames after the damage are decoded, with their own indices"
+
+
+def test_audio_only_file_has_no_video_stream(tmp_path: Path) -> None:
+    path = write_audio_only(tmp_path / "a.m4a")
+    with open(path, "rb") as handle, pytest.raises(NoVideoStream):
+        VideoReader(handle)
+
+
+def test_content_hash_is_sha256_prefix() -> None:
+    assert content_hash(io.BytesIO(b"abc")) == "ba7816bf8f01cfea414140de5dae2223"

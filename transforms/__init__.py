@@ -1,0 +1,1 @@
+"""Pure numeric kernels (numpy/torch): boxes, cropping, tracking, sampling. No Beam imports."""
