@@ -48,6 +48,10 @@ class ExtractConfig:
     track_max_gap_s: float = 1.0
 
 
+class EmptyFile(ValueError):
+    """A zero-byte input."""
+
+
 class StageError(Exception):
     """An error with the pipeline stage it happened in (``read``, ``open``, ``decode``, ``pose``)."""
 
@@ -109,6 +113,8 @@ class DecodeAndEstimatePosesFn(beam.DoFn):
         uri = readable.metadata.path
         video_id: str | None = None
         try:
+            if readable.metadata.size_in_bytes == 0:
+                raise StageError("read", EmptyFile("the file is empty (0 bytes)"))
             try:
                 with readable.open() as fileobj:
                     video_id = content_hash(fileobj)

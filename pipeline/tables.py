@@ -29,7 +29,7 @@ class WriteTables(PTransform):
         super().__init__()
         self._output = output
 
-    def expand(self, tables: dict[str, PCollection]) -> dict[str, PCollection]:  # type: ignore[override]
+    def expand(self, tables: dict[str, PCollection]) -> dict[str, PCollection]:
         written = {}
         for name, pcoll in tables.items():
             sink_cls = WriteToParquetBatched if name in ARROW_TABLES else WriteToParquet

@@ -59,6 +59,14 @@ def test_corrupt_packets_are_counted_and_skipped(tmp_path: Path, name: str, code
     assert indices[-1] == 59, "frames after the damage are decoded, with their own indices"
 
 
+def test_truncated_stream_yields_the_frames_before_the_cut(tmp_path: Path) -> None:
+    cut = write_video(tmp_path / "a.mkv", frames=60, fps=10).read_bytes()
+    with VideoReader(io.BytesIO(cut[: len(cut) // 2])) as reader:
+        frames = list(reader.frames())
+    assert 15 <= len(frames) < 60
+    assert [f.index for f in frames] == list(range(len(frames)))
+
+
 def test_audio_only_file_has_no_video_stream(tmp_path: Path) -> None:
     path = write_audio_only(tmp_path / "a.m4a")
     with open(path, "rb") as handle, pytest.raises(NoVideoStream):

@@ -1,0 +1,86 @@
+"""Benchmark of the extract job on the sample street clip, everything measured in one run.
+
+1. Pose stage alone: the backend on pre-decoded frames (no Beam, no decode, no I/O).
+2. The same frames inside the pipeline: ``run()`` on a clip cut to those frames (decode, pose,
+   tracking, Parquet writing, Beam overhead, start-up included).
+3. Storage: Parquet bytes per person-frame of the keypoints table vs raw float32 (x, y, c).
+
+    python benchmarks/extract.py [--frames 120] [--max-side 768]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import av
+
+from posebeam.models.pose_backend import create_backend
+from posebeam.pipeline.run import run, summarise
+from posebeam.pipeline.sample import cache_dir, fetch_sample
+from posebeam.pipeline.video import VideoReader
+from posebeam.schemas.tables import NUM_KEYPOINT_VALUES
+
+RAW_FLOAT32_BYTES = NUM_KEYPOINT_VALUES * 4  # (x, y, c) float32 per joint
+PYSKL_FLOAT16_BYTES = 102  # REFERENCE.md §6: PYSKL's raw float16 storage per person-frame
+
+
+def cut_clip(source: Path, target: Path, frames: int) -> Path:
+    """Stream-copy the first ``frames`` video packets of ``source`` into ``target``."""
+    with av.open(str(source)) as src, av.open(str(target), mode="w") as dst:
+        stream = src.streams.video[0]
+        out = dst.add_stream_from_template(stream)
+        for number, packet in enumerate(src.demux(stream)):
+            if number >= frames or packet.size == 0:
+                break
+            packet.stream = out
+            dst.mux(packet)
+    return target
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--frames", type=int, default=120)
+    parser.add_argument("--max-side", type=int, default=None)
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="posebeam-bench-"))
+    clip = cut_clip(fetch_sample(cache_dir() / "sample"), work / "in" / "clip.avi", args.frames)
+
+    with open(clip, "rb") as handle, VideoReader(handle, max_side=args.max_side) as reader:
+        frames = [frame.rgb for frame in reader.frames()]
+    backend = create_backend("blazepose")
+    backend.estimate(frames[:1])  # warm-up
+    start = time.perf_counter()
+    persons = sum(len(poses) for poses in backend.estimate(frames))
+    alone_fps = len(frames) / (time.perf_counter() - start)
+
+    argv = ["--input", str(clip.parent), "--output", str(work / "out")]
+    if args.max_side:
+        argv += ["--max_side", str(args.max_side)]
+    start = time.perf_counter()
+    summary = summarise(run(argv))
+    pipeline_fps = summary.frames / (time.perf_counter() - start)
+
+    parquet_bytes = sum(f.stat().st_size for f in (work / "out" / "keypoints").glob("*.parquet"))
+    per_person_frame = parquet_bytes / max(summary.person_frames, 1)
+
+    print(f"frames: {len(frames)}, persons found by the pose stage alone: {persons}")
+    print(f"pose stage alone:      {alone_fps:7.2f} frames/s")
+    print(f"inside the pipeline:   {pipeline_fps:7.2f} frames/s  ({summary})")
+    print(f"pipeline overhead:     {alone_fps / pipeline_fps:7.2f}x the pose stage's time")
+    print(f"keypoints Parquet:     {per_person_frame:7.1f} B per person-frame (every column)")
+    print(
+        f"raw float32 (x,y,c):   {RAW_FLOAT32_BYTES:7d} B  -> {RAW_FLOAT32_BYTES / per_person_frame:.2f}x smaller"
+    )
+    print(
+        f"PYSKL raw float16:     {PYSKL_FLOAT16_BYTES:7d} B  -> {PYSKL_FLOAT16_BYTES / per_person_frame:.2f}x smaller"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,58 @@
+"""Real footage: the sample street clip (several walking people) through the default backend.
+
+The clip comes from Debian's opencv-doc package (see posebeam.pipeline.sample); without network
+access to the Debian mirror and no cached copy, these tests are skipped.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from synth_video import write_broken_inputs
+
+from posebeam.pipeline.cli import main
+from posebeam.pipeline.sample import SampleUnavailable, cache_dir, fetch_sample
+
+
+@pytest.fixture(scope="module")
+def street_clip() -> Path:
+    try:
+        return fetch_sample(cache_dir() / "sample")
+    except SampleUnavailable as err:
+        pytest.skip(f"sample street clip unavailable: {err}")
+
+
+def test_street_clip_with_broken_neighbours(street_clip: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "archive"
+    folder.mkdir()
+    (folder / street_clip.name).symlink_to(street_clip)
+    expected_failures = write_broken_inputs(folder, street_clip)
+    out = tmp_path / "out"
+
+    assert main(["extract", str(folder), str(out)]) == 0
+
+    videos = pd.read_parquet(out / "videos")
+    failures = pd.read_parquet(out / "failures")
+    keypoints = pd.read_parquet(out / "keypoints")
+    assert len(videos) == 1 and len(failures) == 3
+    assert sorted(failures.uri.map(lambda u: Path(u).name)) == sorted(expected_failures)
+    video = videos.iloc[0]
+    assert (video.width, video.height, video.frames_decoded) == (768, 576, 795)
+
+    per_frame = keypoints.groupby("frame_index").size().reindex(range(795), fill_value=0)
+    assert per_frame.mean() >= 2.0, f"only {per_frame.mean():.2f} persons per frame"
+    track_length = keypoints.groupby("person_id").size()
+    long_tracks = track_length[track_length >= 10]
+    assert long_tracks.sum() / len(keypoints) >= 0.8, "most person-frames belong to stable tracks"
+
+    triplets = np.stack(keypoints.keypoints.to_numpy()).reshape(-1, 17, 3)
+    assert triplets[..., 0].min() >= 0 and triplets[..., 0].max() <= 767
+    assert triplets[..., 1].min() >= 0 and triplets[..., 1].max() <= 575
+    assert 0.5 < triplets[..., 2].mean() <= 1.0
+    # Anatomy, not noise: shoulders sit above hips, which sit above ankles (y grows downwards).
+    confident = triplets[..., 2].min(axis=1) > 0.5
+    shoulders, hips, ankles = (triplets[confident][:, j, 1] for j in (5, 11, 15))
+    assert (shoulders < hips).mean() > 0.95 and (hips < ankles).mean() > 0.95
