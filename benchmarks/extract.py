@@ -74,12 +74,8 @@ def main() -> None:
     print(f"inside the pipeline:   {pipeline_fps:7.2f} frames/s  ({summary})")
     print(f"pipeline overhead:     {alone_fps / pipeline_fps:7.2f}x the pose stage's time")
     print(f"keypoints Parquet:     {per_person_frame:7.1f} B per person-frame (every column)")
-    print(
-        f"raw float32 (x,y,c):   {RAW_FLOAT32_BYTES:7d} B  -> {RAW_FLOAT32_BYTES / per_person_frame:.2f}x smaller"
-    )
-    print(
-        f"PYSKL raw float16:     {PYSKL_FLOAT16_BYTES:7d} B  -> {PYSKL_FLOAT16_BYTES / per_person_frame:.2f}x smaller"
-    )
+    for name, raw in (("raw float32 (x,y,c)", RAW_FLOAT32_BYTES), ("PYSKL raw float16", PYSKL_FLOAT16_BYTES)):
+        print(f"{name + ':':22} {raw:7d} B  -> Parquet is {raw / per_person_frame:.2f}x smaller")
 
 
 if __name__ == "__main__":
