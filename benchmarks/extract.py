@@ -29,6 +29,7 @@ PYSKL_FLOAT16_BYTES = 102  # REFERENCE.md §6: PYSKL's raw float16 storage per p
 
 def cut_clip(source: Path, target: Path, frames: int) -> Path:
     """Stream-copy the first ``frames`` video packets of ``source`` into ``target``."""
+    target.parent.mkdir(parents=True, exist_ok=True)
     with av.open(str(source)) as src, av.open(str(target), mode="w") as dst:
         stream = src.streams.video[0]
         out = dst.add_stream_from_template(stream)
