@@ -26,6 +26,7 @@ setup(
         "numpy>=2,<3",
         "pandas>=2",
         "scipy>=1.11",
+        "scikit-learn>=1.4",
         # blazepose backend; mediapipe itself is installed with --no-deps (deploy/install.sh):
         # its metadata pins numpy<2 and protobuf<5, which would break apache-beam[gcp].
         "opencv-python-headless>=4.8,<5",

@@ -21,13 +21,13 @@ METADATA_TABLE_KEY = b"posebeam.table"
 NUM_KEYPOINT_VALUES = COCO17.num_joints * 3
 
 
-def _schema(table: str, fields: list[pa.Field], **extra: str) -> pa.Schema:
+def table_schema(table: str, fields: list[pa.Field], **extra: str) -> pa.Schema:
     metadata = {METADATA_VERSION_KEY: SCHEMA_VERSION.encode(), METADATA_TABLE_KEY: table.encode()}
     metadata.update({f"posebeam.{k}".encode(): v.encode() for k, v in extra.items()})
     return pa.schema(fields, metadata=metadata)
 
 
-VIDEOS = _schema(
+VIDEOS = table_schema(
     "videos",
     [
         pa.field("video_id", pa.string(), nullable=False),  # sha256 of the file bytes, 32 hex chars
@@ -47,7 +47,7 @@ VIDEOS = _schema(
     ],
 )
 
-KEYPOINTS = _schema(
+KEYPOINTS = table_schema(
     "keypoints",
     [
         pa.field("video_id", pa.string(), nullable=False),
@@ -62,7 +62,7 @@ KEYPOINTS = _schema(
     layout=COCO17.name,
 )
 
-FAILURES = _schema(
+FAILURES = table_schema(
     "failures",
     [
         pa.field("uri", pa.string(), nullable=False),
@@ -73,7 +73,7 @@ FAILURES = _schema(
     ],
 )
 
-CLIP_PREDICTIONS = _schema(
+CLIP_PREDICTIONS = table_schema(
     "clip_predictions",
     [
         pa.field("video_id", pa.string(), nullable=False),
@@ -90,7 +90,7 @@ CLIP_PREDICTIONS = _schema(
     ],
 )
 
-FRAME_LABELS = _schema(
+FRAME_LABELS = table_schema(
     "frame_labels",
     [
         pa.field("video_id", pa.string(), nullable=False),
@@ -102,7 +102,7 @@ FRAME_LABELS = _schema(
     ],
 )
 
-SEGMENTS = _schema(
+SEGMENTS = table_schema(
     "segments",
     [
         pa.field("video_id", pa.string(), nullable=False),
@@ -114,7 +114,7 @@ SEGMENTS = _schema(
     ],
 )
 
-EMBEDDINGS = _schema(
+EMBEDDINGS = table_schema(
     "embeddings",
     [
         pa.field("video_id", pa.string(), nullable=False),
