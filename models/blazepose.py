@@ -10,9 +10,11 @@ spanned by the keypoints.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
-from collections.abc import Sequence
+import sys
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -27,11 +29,28 @@ CROP_SIZE = 256
 CROP_PADDING = 0.25
 
 
+@contextlib.contextmanager
+def _native_stderr_silenced() -> Iterator[None]:
+    """Hide what MediaPipe's native code prints while it loads (a harmless protobuf-6 message on
+    import, TF Lite delegate notices): it would otherwise land in every user's terminal."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as devnull:
+            os.dup2(devnull.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def _import_backend_packages() -> tuple[Any, Any]:
     os.environ.setdefault("GLOG_minloglevel", "2")  # MediaPipe's C++ log noise
     try:
         import cv2
-        import mediapipe as mp
+
+        with _native_stderr_silenced():
+            import mediapipe as mp
     except ImportError as err:
         raise BackendUnavailable(
             f"the blazepose backend needs opencv and mediapipe ({err}); install them with "
@@ -70,11 +89,13 @@ class BlazePoseBackend:
         self._stride = (hog_stride, hog_stride)
         self._scale = hog_scale
         self._min_box_score = min_box_score
-        self._pose = mp.solutions.pose.Pose(
-            static_image_mode=True,
-            model_complexity=model_complexity,
-            min_detection_confidence=min_pose_confidence,
-        )
+        with _native_stderr_silenced():
+            self._pose = mp.solutions.pose.Pose(
+                static_image_mode=True,
+                model_complexity=model_complexity,
+                min_detection_confidence=min_pose_confidence,
+            )
+            self._pose.process(np.zeros((CROP_SIZE, CROP_SIZE, 3), np.uint8))  # loads the models
         self._coco_index = np.asarray(BLAZEPOSE33.to_coco17)
 
     def detect(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -54,7 +54,7 @@ def _extract(args: argparse.Namespace, beam_args: list[str]) -> None:
     from posebeam.pipeline.run import run, summarise
 
     argv = ["--input", args.input, "--output", args.output, "--backend", args.backend]
-    argv += ["--batch_size", str(args.batch_size)]
+    argv += ["--batch_size", str(args.batch_size)] + (["--resume"] if args.resume else [])
     for name in (
         "fps",
         "max_side",

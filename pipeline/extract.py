@@ -17,6 +17,7 @@ import numpy as np
 from apache_beam.io.fileio import ReadableFile
 
 from posebeam.models.pose_backend import PersonPose, PoseBackend, create_backend
+from posebeam.pipeline.results_cache import ResultsCache, VideoResult
 from posebeam.pipeline.video import (
     DecodedFrame,
     NoFramesDecoded,
@@ -46,6 +47,8 @@ class ExtractConfig:
     batch_size: int = 8
     track_min_iou: float = 0.2
     track_max_gap_s: float = 1.0
+    cache_root: str | None = None  # where finished videos' results are kept (see results_cache)
+    resume: bool = False  # reuse cached results instead of recomputing them
 
 
 class EmptyFile(ValueError):
@@ -53,12 +56,27 @@ class EmptyFile(ValueError):
 
 
 class StageError(Exception):
-    """An error with the pipeline stage it happened in (``read``, ``open``, ``decode``, ``pose``)."""
+    """An error with the stage it happened in: ``read``, ``open``, ``decode``, ``pose``, or
+    ``extract`` for an unexpected error (a bug: please report it)."""
 
     def __init__(self, stage: str, error: BaseException) -> None:
         super().__init__(str(error))
         self.stage = stage
         self.error = error
+
+    def as_result(self, uri: str, video_id: str | None) -> VideoResult:
+        return VideoResult(failure=failure_row(uri, self.stage, self.error, video_id))
+
+
+def _read_content_hash(readable: ReadableFile) -> str:
+    """The input's ``video_id``; a :class:`StageError` at stage ``read`` when it cannot be read."""
+    if readable.metadata.size_in_bytes == 0:
+        raise StageError("read", EmptyFile("the file is empty (0 bytes)"))
+    try:
+        with readable.open() as fileobj:
+            return content_hash(fileobj)
+    except Exception as err:
+        raise StageError("read", err) from err
 
 
 @dataclass
@@ -105,30 +123,48 @@ class DecodeAndEstimatePosesFn(beam.DoFn):
         self._frames = counter(METRICS_NAMESPACE, "frames")
         self._persons = counter(METRICS_NAMESPACE, "person_frames")
         self._decode_errors = counter(METRICS_NAMESPACE, "decode_errors")
+        self._resumed = counter(METRICS_NAMESPACE, "resumed")
+        self._cache: ResultsCache | None = None
 
     def setup(self) -> None:
         self._backend = create_backend(self._config.backend, **dict(self._config.backend_options))
+        root = self._config.cache_root
+        self._cache = ResultsCache(root) if root else None
 
     def process(self, readable: ReadableFile) -> Iterator[Any]:
         uri = readable.metadata.path
-        video_id: str | None = None
         try:
-            if readable.metadata.size_in_bytes == 0:
-                raise StageError("read", EmptyFile("the file is empty (0 bytes)"))
-            try:
-                with readable.open() as fileobj:
-                    video_id = content_hash(fileobj)
-            except Exception as err:
-                raise StageError("read", err) from err
-            table, row = self._extract(readable, uri, video_id)
+            video_id = _read_content_hash(readable)
         except StageError as err:
+            yield from self._emit(uri, err.as_result(uri, None))
+            return
+        result = self._cache.load(video_id) if self._cache and self._config.resume else None
+        if result is not None:
+            self._resumed.inc()
+            result = result.with_uri(uri)
+        else:
+            try:
+                table, row = self._extract(readable, uri, video_id)
+                result = VideoResult(keypoints=table, video=row)
+            except StageError as err:
+                result = err.as_result(uri, video_id)
+            except Exception as err:
+                log.exception("unexpected error on %s", uri)
+                result = StageError("extract", err).as_result(uri, video_id)
+            if self._cache:
+                self._cache.store(video_id, result)
+        yield from self._emit(uri, result)
+
+    def _emit(self, uri: str, result: VideoResult) -> Iterator[Any]:
+        if result.failure is not None:
             self._failed.inc()
-            log.warning("%s failed at %s: %s", uri, err.stage, err)
-            yield beam.pvalue.TaggedOutput(FAILURES_TAG, failure_row(uri, err.stage, err.error, video_id))
+            failure = result.failure
+            log.warning("%s failed at %s: %s", uri, failure["stage"], failure["message"])
+            yield beam.pvalue.TaggedOutput(FAILURES_TAG, failure)
             return
         self._videos.inc()
-        yield table
-        yield beam.pvalue.TaggedOutput(VIDEOS_TAG, row)
+        yield result.keypoints
+        yield beam.pvalue.TaggedOutput(VIDEOS_TAG, result.video)
 
     def _extract(self, readable: ReadableFile, uri: str, video_id: str) -> tuple[Any, dict[str, Any]]:
         assert self._backend is not None, "setup() loads the backend"
@@ -171,6 +207,7 @@ class DecodeAndEstimatePosesFn(beam.DoFn):
             width=info.width,
             height=info.height,
             codec=info.codec,
+            rotation_deg=info.rotation_deg,
             frames_decoded=info.frames_decoded,
             frames_processed=processed,
             packets_skipped=info.packets_skipped,

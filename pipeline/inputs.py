@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import glob
 import os
 import posixpath
+from dataclasses import dataclass
 
 from apache_beam.io.filesystem import FileMetadata
 from apache_beam.io.filesystems import FileSystems
@@ -73,11 +75,48 @@ def keep_input(metadata: FileMetadata, from_folder: bool) -> bool:
     return posixpath.splitext(metadata.path.lower())[1] in VIDEO_EXTENSIONS
 
 
-def match_inputs(patterns: list[str]) -> list[FileMetadata]:
-    """All input files (launcher-side check); raises :class:`UsageError` when there are none."""
-    found: list[FileMetadata] = []
+@dataclass(frozen=True)
+class MatchedInputs:
+    """Files to process, and local entries that match but cannot be read as files."""
+
+    files: list[FileMetadata]
+    rejected: list[tuple[str, str]]  # (path, reason)
+
+    def __len__(self) -> int:
+        return len(self.files) + len(self.rejected)
+
+
+def _unreadable_reason(path: str) -> str:
+    if os.path.isdir(path):
+        return "this is a directory, not a video file"
+    if os.path.islink(path) and not os.path.exists(path):
+        return f"broken symbolic link to {os.readlink(path)}"
+    return "the file cannot be read"
+
+
+def _local_rejects(pattern: str, listed: set[str]) -> list[tuple[str, str]]:
+    """Entries a local glob names that Beam's match skips silently (folders, broken links)."""
+    if "://" in pattern:
+        return []
+    from_folder = is_folder_pattern(pattern)
+    rejects = []
+    for path in sorted(glob.glob(pattern, recursive=True)):
+        if path in listed:
+            continue
+        if from_folder and posixpath.splitext(path.lower())[1] not in VIDEO_EXTENSIONS:
+            continue
+        rejects.append((path, _unreadable_reason(path)))
+    return rejects
+
+
+def match_inputs(patterns: list[str]) -> MatchedInputs:
+    """All inputs (launcher-side); raises :class:`UsageError` when there are none."""
+    files: list[FileMetadata] = []
+    rejected: list[tuple[str, str]] = []
     for pattern, result in zip(patterns, FileSystems.match(patterns), strict=True):
-        found.extend(m for m in result.metadata_list if keep_input(m, is_folder_pattern(pattern)))
-    if not found:
+        matched = [m for m in result.metadata_list if keep_input(m, is_folder_pattern(pattern))]
+        files.extend(matched)
+        rejected.extend(_local_rejects(pattern, {m.path for m in result.metadata_list}))
+    if not files and not rejected:
         raise UsageError(f"no input videos match {', '.join(patterns)}")
-    return found
+    return MatchedInputs(files, rejected)

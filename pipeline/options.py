@@ -58,6 +58,12 @@ def add_extract_arguments(parser: argparse.ArgumentParser) -> None:
         help="frames per pose-backend call (default: %(default)s)",
     )
     parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="reuse the results of videos that an earlier run with the same options finished "
+        "(matched by content hash, kept under OUTPUT/_cache)",
+    )
+    parser.add_argument(
         "--mm_det_config",
         "--mm-det-config",
         dest="mm_det_config",

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import logging
 import os
+import time
+import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import apache_beam as beam
 from apache_beam.io import fileio
-from apache_beam.io.filesystem import FileMetadata
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 from apache_beam.runners.runner import PipelineResult
@@ -28,9 +29,11 @@ from posebeam.pipeline.extract import (
     DecodeAndEstimatePoses,
     ExtractConfig,
 )
-from posebeam.pipeline.inputs import UsageError, input_patterns, match_inputs
+from posebeam.pipeline.inputs import MatchedInputs, UsageError, input_patterns, match_inputs
 from posebeam.pipeline.options import ExtractOptions, extract_config
+from posebeam.pipeline.results_cache import cache_root
 from posebeam.pipeline.tables import WriteTables
+from posebeam.schemas.records import failure_row
 
 log = logging.getLogger(__name__)
 
@@ -38,20 +41,32 @@ LOCAL_RUNNER = "FnApiRunner"
 """Default runner: in-process, offline. (The plain DirectRunner tries to download Prism.)"""
 
 
+def _unreadable_failure(path: str, reason: str) -> dict[str, object]:
+    beam.metrics.Metrics.counter(METRICS_NAMESPACE, "failures").inc()
+    return failure_row(path, "read", reason)
+
+
 def build(
-    p: beam.Pipeline, inputs: list[FileMetadata], output: str, config: ExtractConfig
+    p: beam.Pipeline, inputs: MatchedInputs, output: str, config: ExtractConfig, run_id: str
 ) -> dict[str, beam.PCollection]:
     """Wire the extract job into ``p``; returns the table PCollections before writing."""
     files = (
-        p | "ListInputs" >> beam.Create(inputs) | "OpenInputs" >> fileio.ReadMatches(skip_directories=False)
+        p
+        | "ListInputs" >> beam.Create(inputs.files)
+        | "OpenInputs" >> fileio.ReadMatches(skip_directories=False)
+    )
+    unreadable = (
+        p
+        | "ListUnreadable" >> beam.Create(inputs.rejected)
+        | "RejectUnreadable" >> beam.MapTuple(_unreadable_failure)
     )
     poses = files | "DecodeAndEstimatePoses" >> DecodeAndEstimatePoses(config)
     tables = {
         "videos": poses[VIDEOS_TAG],
         "keypoints": poses["keypoints"],
-        "failures": poses[FAILURES_TAG],
+        "failures": (poses[FAILURES_TAG], unreadable) | "AllFailures" >> beam.Flatten(),
     }
-    _ = tables | "WriteTables" >> WriteTables(output)
+    _ = tables | "WriteTables" >> WriteTables(output, run_id)
     return tables
 
 
@@ -74,14 +89,19 @@ def run(argv: Sequence[str] | None = None, test_pipeline: beam.Pipeline | None =
         raise UsageError("both --input and --output are required")
     inputs = match_inputs(input_patterns(view.input))
     _check_output(view.output)
-    config = extract_config(options)
+    config = replace(
+        extract_config(options),
+        cache_root=cache_root(view.output, extract_config(options)),
+        resume=view.resume,
+    )
     check_backend(config.backend, **dict(config.backend_options))
     standard = options.view_as(StandardOptions)
     if standard.runner is None:
         standard.runner = LOCAL_RUNNER
     log.info("extracting poses from %d inputs with %s on %s", len(inputs), config.backend, standard.runner)
     p = test_pipeline or beam.Pipeline(options=options)
-    build(p, inputs, view.output, config)
+    run_id = time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
+    build(p, inputs, view.output, config, run_id)
     result = p.run()
     result.wait_until_finish()
     return result
@@ -94,13 +114,14 @@ class RunSummary:
     frames: int
     person_frames: int
     decode_errors: int
+    resumed: int
 
     def __str__(self) -> str:
         per_frame = self.person_frames / self.frames if self.frames else 0.0
         return (
             f"{self.videos} videos done, {self.failures} failed; {self.frames} frames, "
             f"{self.person_frames} person-frames ({per_frame:.2f} per frame), "
-            f"{self.decode_errors} corrupt packets skipped"
+            f"{self.decode_errors} corrupt packets skipped, {self.resumed} inputs resumed from an earlier run"
         )
 
 
@@ -117,6 +138,7 @@ def summarise(result: PipelineResult) -> RunSummary:
         frames=totals.get("frames", 0),
         person_frames=totals.get("person_frames", 0),
         decode_errors=totals.get("decode_errors", 0),
+        resumed=totals.get("resumed", 0),
     )
 
 

@@ -50,6 +50,7 @@ class StreamInfo:
     fps: float | None
     duration_s: float | None
     codec: str
+    rotation_deg: int = 0  # counterclockwise rotation applied to reach the display orientation
     frames_decoded: int = 0
     packets_skipped: int = 0
     errors: list[str] = field(default_factory=list)
@@ -72,6 +73,9 @@ def _scaled_size(width: int, height: int, max_side: int | None) -> tuple[int, in
 
 class VideoReader:
     """Opens a file object with PyAV and yields RGB frames packet by packet.
+
+    Frames come in display orientation: a display-matrix rotation (phone videos) is applied, and
+    ``info.width``/``info.height`` then describe the rotated frame.
 
     Usage::
 
@@ -122,6 +126,15 @@ class VideoReader:
         start = self._stream.start_time or 0
         return float((frame.pts - start) * self._stream.time_base)
 
+    def _to_display(self, rgb: np.ndarray, frame: av.VideoFrame) -> np.ndarray:
+        """Apply the stream's display matrix (phone videos): coordinates are as a player shows them."""
+        quarter_turns = round(getattr(frame, "rotation", 0) / 90) % 4
+        if quarter_turns and self.info.frames_decoded == 1:
+            self.info.rotation_deg = quarter_turns * 90
+            if quarter_turns % 2:
+                self.info.width, self.info.height = self.info.height, self.info.width
+        return np.ascontiguousarray(np.rot90(rgb, quarter_turns)) if quarter_turns else rgb
+
     def _record_error(self, err: Exception) -> None:
         self.info.packets_skipped += 1
         if len(self.info.errors) < 10:
@@ -160,7 +173,7 @@ class VideoReader:
                 self.info.frames_decoded += 1
                 width, height = self._out_size
                 rgb = frame.to_ndarray(format="rgb24", width=width, height=height)
-                yield DecodedFrame(index, timestamp, rgb)
+                yield DecodedFrame(index, timestamp, self._to_display(rgb, frame))
         if consecutive_errors >= MAX_CONSECUTIVE_ERRORS:
             log.warning("stopped after %d corrupt packets in a row", consecutive_errors)
 

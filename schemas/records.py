@@ -47,7 +47,7 @@ def keypoints_table(
         keypoints: ``(N, K, 3)`` rows of x, y (pixels) and confidence, COCO-17 order.
     """
     n = len(frame_index)
-    keypoints = np.asarray(keypoints, dtype=np.float64).reshape(n, -1, 3)
+    keypoints = np.asarray(keypoints, dtype=np.float64).reshape(n, NUM_KEYPOINT_VALUES // 3, 3)
     triplets = np.concatenate(
         [quantise(keypoints[..., :2], COORDINATE_STEP), quantise(keypoints[..., 2:], CONFIDENCE_STEP)],
         axis=-1,
@@ -59,7 +59,7 @@ def keypoints_table(
         pa.array(np.asarray(person_id, dtype=np.int32)),
         _fixed_list(quantise(np.asarray(bbox).reshape(n, 4), COORDINATE_STEP), 4),
         pa.array(quantise(bbox_score, CONFIDENCE_STEP)),
-        _fixed_list(triplets.reshape(n, -1), NUM_KEYPOINT_VALUES),
+        _fixed_list(triplets.reshape(n, NUM_KEYPOINT_VALUES), NUM_KEYPOINT_VALUES),
     ]
     return pa.Table.from_arrays(columns, schema=KEYPOINTS)
 
@@ -76,7 +76,7 @@ def failure_row(
     if isinstance(error, BaseException):
         error_type, message = type(error).__name__, str(error) or repr(error)
     else:
-        error_type, message = "Rejected", error
+        error_type, message = "Unreadable", error
     return _row(
         FAILURES,
         {"uri": uri, "video_id": video_id, "stage": stage, "error_type": error_type, "message": message},

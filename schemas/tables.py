@@ -37,6 +37,9 @@ VIDEOS = table_schema(
         pa.field("width", pa.int32()),
         pa.field("height", pa.int32()),
         pa.field("codec", pa.string()),
+        # Display-matrix rotation (counterclockwise degrees) applied before pose estimation;
+        # width, height and every coordinate are in that display orientation.
+        pa.field("rotation_deg", pa.int32()),
         pa.field("frames_decoded", pa.int64()),
         pa.field("frames_processed", pa.int64()),  # after --fps sub-sampling
         pa.field("packets_skipped", pa.int64()),  # corrupt packets skipped during decode

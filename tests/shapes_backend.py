@@ -6,6 +6,8 @@ grid inside each box, confidence 1. Registered as backend ``shapes`` by ``confte
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Sequence
 
 import numpy as np
@@ -44,8 +46,11 @@ class ShapesBackend:
 
     def __init__(self, threshold: int = 128) -> None:
         self._threshold = threshold
+        # Seconds per frame, to make a run slow enough to be killed half-way (tests/test_resume.py).
+        self._delay_s = float(os.environ.get("POSEBEAM_SHAPES_DELAY_S", "0"))
 
     def estimate(self, frames: Sequence[np.ndarray]) -> list[list[PersonPose]]:
+        time.sleep(self._delay_s * len(frames))
         out = []
         for frame in frames:
             labels, _ = ndimage.label(frame.mean(axis=2) > self._threshold)

@@ -97,3 +97,18 @@ def corrupt_packets(src: Path, out: Path, packet_numbers: set[int], seed: int = 
             packet.stream = out_stream
             target.mux(packet)
     return out
+
+
+def set_mp4_rotation_clockwise_90(path: Path) -> Path:
+    """Patch the track header's display matrix of an .mp4 to "rotate 90° clockwise to display".
+
+    This is what phones write for portrait video; PyAV reports it as ``frame.rotation == -90``.
+    """
+    data = bytearray(path.read_bytes())
+    tkhd = data.index(b"tkhd")
+    assert data[tkhd + 4] == 0, "version-0 tkhd expected"
+    matrix = tkhd + 44  # after version/flags, 5×u32 times/ids/duration, 8 reserved, 4×u16
+    values = [0, 1 << 16, 0, (-1 << 16) & 0xFFFFFFFF, 0, 0, 0, 0, 1 << 30]
+    data[matrix : matrix + 36] = b"".join(v.to_bytes(4, "big") for v in values)
+    path.write_bytes(bytes(data))
+    return path

@@ -7,7 +7,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from synth_video import corrupt_packets, frame_image, write_audio_only, write_video
+from synth_video import (
+    corrupt_packets,
+    frame_image,
+    set_mp4_rotation_clockwise_90,
+    write_audio_only,
+    write_video,
+)
 
 from posebeam.pipeline.video import NoVideoStream, VideoReader, content_hash
 
@@ -65,6 +71,18 @@ def test_truncated_stream_yields_the_frames_before_the_cut(tmp_path: Path) -> No
         frames = list(reader.frames())
     assert 15 <= len(frames) < 60
     assert [f.index for f in frames] == list(range(len(frames)))
+
+
+def test_display_rotation_is_applied(tmp_path: Path) -> None:
+    path = set_mp4_rotation_clockwise_90(write_video(tmp_path / "phone.mp4", frames=2, width=160, height=128))
+    with open(path, "rb") as handle, VideoReader(handle) as reader:
+        (first, _) = list(reader.frames())
+        info = reader.info
+    assert (info.rotation_deg, info.width, info.height) == (270, 128, 160)
+    assert first.rgb.shape == (160, 128, 3)
+    upright = frame_image(0, 2, 160, 128)
+    error = np.abs(first.rgb.astype(int) - np.rot90(upright, -1)).mean()
+    assert error < 12, "turned clockwise, as a player shows it"
 
 
 def test_audio_only_file_has_no_video_stream(tmp_path: Path) -> None:

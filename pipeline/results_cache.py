@@ -1,0 +1,117 @@
+"""Per-video results saved as soon as a video is done, so a killed run can ``--resume``.
+
+Each finished input whose content hash is known leaves one Arrow IPC file,
+``OUTPUT/_cache/<config fingerprint>/<video_id>.arrow``: its keypoint rows, with the ``videos`` or
+``failures`` row as JSON in the file metadata. The file is written under a temporary name and
+renamed, so a reader never sees half of one. File names are the hex ``video_id`` only, never a
+name taken from the input. The fingerprint covers every option that changes results (backend and
+its options, --fps, --max-side, tracker settings, schema version): a run with other options never
+reuses these results.
+
+Only outcomes decided by the file's content are cached: a ``pose`` failure (out of memory, a
+backend bug) is retried by the next run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import uuid
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+import pyarrow as pa
+from apache_beam.io.filesystems import FileSystems
+
+from posebeam.schemas.tables import KEYPOINTS, SCHEMA_VERSION
+
+log = logging.getLogger(__name__)
+
+CACHE_FOLDER = "_cache"
+RESULT_KEY = b"posebeam.result"
+CACHED_FAILURE_STAGES = frozenset({"open", "decode"})
+
+
+@dataclass(frozen=True)
+class VideoResult:
+    """What one input produced: keypoints + a ``videos`` row, or a ``failures`` row."""
+
+    keypoints: pa.Table | None = None
+    video: dict[str, Any] | None = None
+    failure: dict[str, Any] | None = None
+
+    def with_uri(self, uri: str) -> VideoResult:
+        """The same result for the same content found under another name."""
+        return replace(
+            self,
+            video=None if self.video is None else {**self.video, "uri": uri},
+            failure=None if self.failure is None else {**self.failure, "uri": uri},
+        )
+
+    @property
+    def cacheable(self) -> bool:
+        return self.video is not None or (
+            self.failure is not None and self.failure["stage"] in CACHED_FAILURE_STAGES
+        )
+
+
+def config_fingerprint(config: Any) -> str:
+    """16 hex digits identifying the result-changing settings of an ``ExtractConfig``."""
+    settings = {k: v for k, v in asdict(config).items() if k not in {"batch_size", "cache_root", "resume"}}
+    settings["schema_version"] = SCHEMA_VERSION
+    return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def cache_root(output: str, config: Any) -> str:
+    return FileSystems.join(output, CACHE_FOLDER, config_fingerprint(config))
+
+
+class ResultsCache:
+    """Stores and loads :class:`VideoResult` files under ``root``."""
+
+    def __init__(self, root: str) -> None:
+        self._root = root
+
+    def _path(self, video_id: str) -> str:
+        if not video_id.isalnum():
+            raise ValueError(f"not a content hash: {video_id!r}")
+        return FileSystems.join(self._root, f"{video_id}.arrow")
+
+    def store(self, video_id: str, result: VideoResult) -> None:
+        if not result.cacheable:
+            return
+        payload = {"video": result.video, "failure": result.failure}
+        table = result.keypoints if result.keypoints is not None else KEYPOINTS.empty_table()
+        table = table.replace_schema_metadata(
+            {**(table.schema.metadata or {}), RESULT_KEY: json.dumps(payload)}
+        )
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_file(sink, table.schema) as writer:
+            writer.write_table(table)
+        final = self._path(video_id)
+        partial = f"{final}.{uuid.uuid4().hex}.partial"
+        if not FileSystems.exists(self._root):
+            FileSystems.mkdirs(self._root)
+        with FileSystems.create(partial) as handle:
+            handle.write(sink.getvalue().to_pybytes())
+        FileSystems.rename([partial], [final])
+
+    def load(self, video_id: str) -> VideoResult | None:
+        """The stored result, or ``None`` when there is none or it cannot be read."""
+        path = self._path(video_id)
+        if not FileSystems.exists(path):
+            return None
+        try:
+            with FileSystems.open(path) as handle:
+                table = pa.ipc.open_file(pa.BufferReader(handle.read())).read_all()
+            payload = json.loads(table.schema.metadata[RESULT_KEY])
+            keypoints = table.replace_schema_metadata(KEYPOINTS.metadata)
+            if not keypoints.schema.equals(KEYPOINTS, check_metadata=True):
+                raise ValueError("keypoints schema differs")
+        except Exception as err:  # noqa: BLE001 - a damaged cache entry is recomputed
+            log.warning("ignoring unreadable cached result %s: %s", path, err)
+            return None
+        if payload["video"] is not None:
+            return VideoResult(keypoints=keypoints, video=payload["video"])
+        return VideoResult(failure=payload["failure"])
