@@ -27,6 +27,7 @@ setup(
         "pandas>=2",
         "scipy>=1.11",
         "scikit-learn>=1.4",
+        "safetensors>=0.4",
         # blazepose backend; mediapipe itself is installed with --no-deps (deploy/install.sh):
         # its metadata pins numpy<2 and protobuf<5, which would break apache-beam[gcp].
         "opencv-python-headless>=4.8,<5",

@@ -1,0 +1,50 @@
+"""Safe loading: safetensors + model card with sha256; pickle files and tampering are refused."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from posebeam.models.checkpoints import UnsafeCheckpoint, load_checkpoint, save_checkpoint
+
+
+def _state() -> dict[str, torch.Tensor]:
+    torch.manual_seed(0)
+    return torch.nn.Linear(4, 3).state_dict()
+
+
+def test_round_trip_keeps_weights_and_card(tmp_path: Path) -> None:
+    card = save_checkpoint(_state(), tmp_path / "m.safetensors", {"classes": ["a", "b", "c"]})
+    state, loaded = load_checkpoint(tmp_path / "m.safetensors")
+    assert loaded == card and loaded["classes"] == ["a", "b", "c"] and len(card["sha256"]) == 64
+    torch.testing.assert_close(state["weight"], _state()["weight"])
+
+
+def test_tampered_weights_are_refused(tmp_path: Path) -> None:
+    weights = tmp_path / "m.safetensors"
+    save_checkpoint(_state(), weights, {})
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 1
+    weights.write_bytes(bytes(data))
+    with pytest.raises(UnsafeCheckpoint, match="the file was changed or replaced"):
+        load_checkpoint(weights)
+
+
+@pytest.mark.parametrize("name", ["model.pth", "model.safetensors"])
+def test_pickle_files_are_refused_without_being_read(tmp_path: Path, name: str) -> None:
+    path = tmp_path / name
+    torch.save(_state(), path)  # a zip of pickles, whatever the name says
+    (tmp_path / "model.json").write_text(json.dumps({"sha256": "0" * 64}))
+    with pytest.raises(UnsafeCheckpoint, match="pickle-based checkpoint"):
+        load_checkpoint(path)
+
+
+def test_weights_without_a_card_are_refused(tmp_path: Path) -> None:
+    weights = tmp_path / "m.safetensors"
+    save_checkpoint(_state(), weights, {})
+    (tmp_path / "m.json").unlink()
+    with pytest.raises(UnsafeCheckpoint, match="no model card"):
+        load_checkpoint(weights)
