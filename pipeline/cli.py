@@ -1,6 +1,7 @@
 """The ``posebeam`` command line.
 
     posebeam extract INPUT OUTPUT [options] [-- beam options]
+    posebeam synth OUTPUT [options]
     posebeam sample FOLDER
 
 Usage errors print one line and exit 2; a failed job prints one line and exits 1 (``--verbose``
@@ -18,6 +19,7 @@ from typing import NoReturn
 from posebeam.models.pose_backend import BackendUnavailable
 from posebeam.pipeline.inputs import UsageError
 from posebeam.pipeline.options import add_extract_arguments
+from posebeam.pipeline.synth import add_synth_arguments
 
 EXIT_USAGE = 2
 EXIT_FAILED = 1
@@ -45,6 +47,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     extract.add_argument("output", metavar="OUTPUT", help="output folder (local or gs://)")
     add_extract_arguments(extract)
+    synth = commands.add_parser(
+        "synth",
+        help="generate synthetic keypoint videos with action, segment and phase labels",
+        description="Write OUTPUT/videos, OUTPUT/keypoints (as extract writes them) and the label tables "
+        "clip_labels, frame_labels_gt and phase_labels for procedurally animated people.",
+    )
+    add_synth_arguments(synth)
     sample = commands.add_parser("sample", help="download the sample street clip (vtest.avi) into FOLDER")
     sample.add_argument("folder", metavar="FOLDER")
     return parser
@@ -70,6 +79,12 @@ def _extract(args: argparse.Namespace, beam_args: list[str]) -> None:
     print(f"posebeam: {summarise(result)}; tables in {args.output}")
 
 
+def _synth(args: argparse.Namespace) -> None:
+    from posebeam.pipeline.synth import run_synth
+
+    print(f"posebeam: {run_synth(args)}")
+
+
 def _sample(args: argparse.Namespace) -> None:
     from posebeam.pipeline.sample import fetch_sample
 
@@ -89,6 +104,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "extract":
             _extract(args, beam_args)
+        elif args.command == "synth":
+            _synth(args)
         else:
             _sample(args)
     except (UsageError, BackendUnavailable) as err:
