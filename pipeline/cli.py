@@ -2,6 +2,8 @@
 
     posebeam extract INPUT OUTPUT [options] [-- beam options]
     posebeam synth OUTPUT [options]
+    posebeam train classifier TABLES OUTPUT [options]
+    posebeam evaluate classifier WEIGHTS TABLES [--clips 10] [--confusion PNG]
     posebeam sample FOLDER
 
 Usage errors print one line and exit 2; a failed job prints one line and exits 1 (``--verbose``
@@ -20,6 +22,12 @@ from posebeam.models.pose_backend import BackendUnavailable
 from posebeam.pipeline.inputs import UsageError
 from posebeam.pipeline.options import add_extract_arguments
 from posebeam.pipeline.synth import add_synth_arguments
+from posebeam.pipeline.train_classifier import (
+    add_evaluate_arguments,
+    add_train_arguments,
+    run_evaluate,
+    run_train,
+)
 
 EXIT_USAGE = 2
 EXIT_FAILED = 1
@@ -54,6 +62,16 @@ def _parser() -> argparse.ArgumentParser:
         "clip_labels, frame_labels_gt and phase_labels for procedurally animated people.",
     )
     add_synth_arguments(synth)
+    train = commands.add_parser("train", help="train a model on keypoint and label tables")
+    train_kinds = train.add_subparsers(dest="model", required=True, parser_class=_Parser)
+    add_train_arguments(
+        train_kinds.add_parser("classifier", help="a PoseC3D skeleton action classifier on clip_labels")
+    )
+    evaluate = commands.add_parser("evaluate", help="evaluate a trained model on labelled tables")
+    evaluate_kinds = evaluate.add_subparsers(dest="model", required=True, parser_class=_Parser)
+    add_evaluate_arguments(
+        evaluate_kinds.add_parser("classifier", help="top-1/top-5 with multi-clip x flip averaging")
+    )
     sample = commands.add_parser("sample", help="download the sample street clip (vtest.avi) into FOLDER")
     sample.add_argument("folder", metavar="FOLDER")
     return parser
@@ -106,6 +124,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             _extract(args, beam_args)
         elif args.command == "synth":
             _synth(args)
+        elif args.command == "train":
+            print(f"posebeam: {run_train(args)}")
+        elif args.command == "evaluate":
+            print(f"posebeam: {run_evaluate(args)}")
         else:
             _sample(args)
     except (UsageError, BackendUnavailable) as err:
