@@ -1,6 +1,7 @@
 """The ``posebeam`` command line.
 
     posebeam extract INPUT OUTPUT [options] [-- beam options]
+    posebeam run INPUT OUTPUT [options] [-- beam options]
     posebeam synth OUTPUT [options]
     posebeam train classifier TABLES OUTPUT [options]
     posebeam evaluate classifier WEIGHTS TABLES [--clips 10] [--confusion PNG]
@@ -18,9 +19,10 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
+from posebeam.models.classifier import SHIPPED_CLASSIFIER
 from posebeam.models.pose_backend import BackendUnavailable
 from posebeam.pipeline.inputs import UsageError
-from posebeam.pipeline.options import add_extract_arguments
+from posebeam.pipeline.options import add_classifier_arguments, add_extract_arguments
 from posebeam.pipeline.synth import add_synth_arguments
 from posebeam.pipeline.train_classifier import (
     add_evaluate_arguments,
@@ -55,6 +57,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     extract.add_argument("output", metavar="OUTPUT", help="output folder (local or gs://)")
     add_extract_arguments(extract)
+    run = commands.add_parser(
+        "run",
+        help="the full pipeline: extract, then the trained models (shipped ones by default)",
+        description="Everything extract does, then ClassifyClips writes OUTPUT/clip_predictions with "
+        "the shipped Pose-SlowOnly (or --classifier WEIGHTS; 'none' skips it).",
+    )
+    run.add_argument(
+        "input", metavar="INPUT", help="folder, glob, or text file of video URIs (local or gs://)"
+    )
+    run.add_argument("output", metavar="OUTPUT", help="output folder (local or gs://)")
+    add_extract_arguments(run)
+    add_classifier_arguments(run, default=str(SHIPPED_CLASSIFIER))
     synth = commands.add_parser(
         "synth",
         help="generate synthetic keypoint videos with action, segment and phase labels",
@@ -83,6 +97,9 @@ def _extract(args: argparse.Namespace, beam_args: list[str]) -> None:
     argv = ["--input", args.input, "--output", args.output, "--backend", args.backend]
     argv += ["--batch_size", str(args.batch_size)] + (["--resume"] if args.resume else [])
     for name in (
+        "classifier",
+        "clip_window_s",
+        "clip_stride_s",
         "fps",
         "max_side",
         "mm_det_config",
@@ -90,7 +107,7 @@ def _extract(args: argparse.Namespace, beam_args: list[str]) -> None:
         "mm_pose_config",
         "mm_pose_checkpoint",
     ):
-        value = getattr(args, name)
+        value = getattr(args, name, None)
         if value is not None:
             argv += [f"--{name}", str(value)]
     result = run(argv + beam_args)
@@ -120,7 +137,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )
     try:
-        if args.command == "extract":
+        if args.command in ("extract", "run"):
             _extract(args, beam_args)
         elif args.command == "synth":
             _synth(args)

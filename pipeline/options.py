@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from posebeam.models.pose_backend import BACKENDS
+from posebeam.pipeline.classify import ClassifyConfig
 from posebeam.pipeline.extract import ExtractConfig
+from posebeam.pipeline.inputs import UsageError
 
 DEFAULT_BACKEND = "blazepose"
 
@@ -93,6 +96,41 @@ def add_extract_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_classifier_arguments(parser: argparse.ArgumentParser, default: str | None) -> None:
+    """Options of the ``ClassifyClips`` stage (``posebeam run``)."""
+    parser.add_argument(
+        "--classifier",
+        default=default,
+        help="classifier weights (.safetensors with its "
+        "model card) for clip_predictions; 'none' skips the stage (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--clip_window_s",
+        "--clip-window-s",
+        dest="clip_window_s",
+        type=_positive_float,
+        default=3.0,
+        help="seconds per classified clip (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--clip_stride_s",
+        "--clip-stride-s",
+        dest="clip_stride_s",
+        type=_positive_float,
+        default=1.5,
+        help="seconds between clip starts (default: %(default)s)",
+    )
+
+
+def classify_config(options: PipelineOptions) -> ClassifyConfig | None:
+    view = options.view_as(ExtractOptions)
+    if not view.classifier or view.classifier == "none":
+        return None
+    if not os.path.isfile(view.classifier):
+        raise UsageError(f"classifier weights {view.classifier} do not exist")
+    return ClassifyConfig(weights=view.classifier, window_s=view.clip_window_s, stride_s=view.clip_stride_s)
+
+
 class ExtractOptions(PipelineOptions):
     """``--input`` and ``--output`` plus the extract options, for template and module launches."""
 
@@ -101,6 +139,7 @@ class ExtractOptions(PipelineOptions):
         parser.add_argument("--input", help="folder, glob or text file of video URIs")
         parser.add_argument("--output", help="output folder for the Parquet tables")
         add_extract_arguments(parser)
+        add_classifier_arguments(parser, default=None)
 
 
 def extract_config(options: PipelineOptions) -> ExtractConfig:

@@ -22,6 +22,7 @@ from apache_beam.options.pipeline_options import PipelineOptions, StandardOption
 from apache_beam.runners.runner import PipelineResult
 
 from posebeam.models.pose_backend import check_backend
+from posebeam.pipeline.classify import ClassifyClips, ClassifyConfig
 from posebeam.pipeline.extract import (
     FAILURES_TAG,
     METRICS_NAMESPACE,
@@ -30,7 +31,7 @@ from posebeam.pipeline.extract import (
     ExtractConfig,
 )
 from posebeam.pipeline.inputs import MatchedInputs, UsageError, input_patterns, match_inputs
-from posebeam.pipeline.options import ExtractOptions, extract_config
+from posebeam.pipeline.options import ExtractOptions, classify_config, extract_config
 from posebeam.pipeline.results_cache import cache_root
 from posebeam.pipeline.tables import WriteTables
 from posebeam.schemas.records import failure_row
@@ -47,7 +48,12 @@ def _unreadable_failure(path: str, reason: str) -> dict[str, object]:
 
 
 def build(
-    p: beam.Pipeline, inputs: MatchedInputs, output: str, config: ExtractConfig, run_id: str
+    p: beam.Pipeline,
+    inputs: MatchedInputs,
+    output: str,
+    config: ExtractConfig,
+    run_id: str,
+    classify: ClassifyConfig | None = None,
 ) -> dict[str, beam.PCollection]:
     """Wire the extract job into ``p``; returns the table PCollections before writing."""
     files = (
@@ -66,6 +72,8 @@ def build(
         "keypoints": poses["keypoints"],
         "failures": (poses[FAILURES_TAG], unreadable) | "AllFailures" >> beam.Flatten(),
     }
+    if classify is not None:
+        tables["clip_predictions"] = poses["keypoints"] | "ClassifyClips" >> ClassifyClips(classify)
     _ = tables | "WriteTables" >> WriteTables(output, run_id)
     return tables
 
@@ -101,7 +109,7 @@ def run(argv: Sequence[str] | None = None, test_pipeline: beam.Pipeline | None =
     log.info("extracting poses from %d inputs with %s on %s", len(inputs), config.backend, standard.runner)
     p = test_pipeline or beam.Pipeline(options=options)
     run_id = time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
-    build(p, inputs, view.output, config, run_id)
+    build(p, inputs, view.output, config, run_id, classify_config(options))
     result = p.run()
     result.wait_until_finish()
     return result

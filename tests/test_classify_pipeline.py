@@ -1,0 +1,91 @@
+"""``ClassifyClips`` (RunInference) and ``posebeam run`` with a tiny classifier trained here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import apache_beam as beam
+import numpy as np
+import pandas as pd
+import pytest
+from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.testing.test_pipeline import TestPipeline
+from apache_beam.testing.util import assert_that
+from conftest import BEAM_TEST_OPTIONS
+
+from posebeam.pipeline.classify import ClassifyClips, ClassifyConfig, clip_windows
+from posebeam.pipeline.cli import main
+from posebeam.schemas.records import keypoints_table
+from posebeam.schemas.tables import CLIP_PREDICTIONS
+
+
+@pytest.fixture(scope="module")
+def tiny_classifier(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("tiny")
+    assert main(["synth", str(root / "data"), "--videos", "16", "--seed", "4", "--kind", "clips"]) == 0
+    args = ["--architecture", "pose_x3d", "--epochs", "1", "--batch-size", "4", "--eval-clips", "1"]
+    args += ["--clip-len", "8", "--train-size", "32", "--test-size", "32"]
+    assert main(["train", "classifier", str(root / "data"), str(root / "model"), *args]) == 0
+    return root / "model" / "pose_x3d.safetensors"
+
+
+def _table(frames: int, fps: float, persons: int = 1) -> object:
+    rng = np.random.default_rng(0)
+    rows = [(f, p) for f in range(frames) for p in range(persons)]
+    n = len(rows)
+    return keypoints_table(
+        "v1",
+        frame_index=np.array([f for f, _ in rows]),
+        timestamp_s=np.array([f / fps for f, _ in rows]),
+        person_id=np.array([p for _, p in rows]),
+        bbox=np.tile([10.0, 10.0, 60.0, 120.0], (n, 1)),
+        bbox_score=np.ones(n),
+        keypoints=np.concatenate([rng.uniform(10, 100, (n, 17, 2)), np.full((n, 17, 1), 0.8)], axis=2),
+    )
+
+
+def test_clip_windows_slide_over_each_person_by_time() -> None:
+    config = ClassifyConfig(weights="unused", window_s=2.0, stride_s=1.0, min_frames=8)
+    clips = list(clip_windows(_table(frames=50, fps=10.0, persons=2), config))  # 5 s per person
+    keys = [key for key, _ in clips]
+    assert [k[:4] for k in keys if k[1] == 0] == [("v1", 0, 0, 20), ("v1", 0, 10, 30), ("v1", 0, 20, 40),
+                                                  ("v1", 0, 30, 50)]  # fmt: skip
+    assert len(keys) == 8
+    keypoints, scores = clips[0][1]
+    assert keypoints.shape == (20, 17, 2) and scores.shape == (20, 17)
+    assert list(clip_windows(_table(frames=5, fps=10.0), config)) == [], "too few frames for a clip"
+
+
+def test_classify_clips_writes_one_ranked_row_per_clip(tiny_classifier: Path) -> None:
+    config = ClassifyConfig(weights=str(tiny_classifier), window_s=2.0, stride_s=1.0, min_frames=8)
+    with TestPipeline(options=PipelineOptions(BEAM_TEST_OPTIONS)) as p:
+        rows = p | beam.Create([_table(frames=30, fps=10.0, persons=2)]) | ClassifyClips(config)
+
+        def check(rows: list[dict[str, object]]) -> None:
+            assert sorted((r["person_id"], r["start_frame"], r["end_frame"]) for r in rows) == [
+                (0, 0, 20), (0, 10, 30), (1, 0, 20), (1, 10, 30)]  # fmt: skip
+            for row in rows:
+                assert set(row) == set(CLIP_PREDICTIONS.names)
+                scores = row["top5_scores"]
+                assert row["label"] == row["top5_labels"][0] and row["score"] == scores[0]
+                assert scores == sorted(scores, reverse=True) and 0 < sum(scores) <= 1.0 + 1e-6
+                assert str(row["model"]).startswith("pose_x3d@")
+
+        assert_that(rows, check)
+
+
+def test_posebeam_run_writes_clip_predictions(
+    tiny_classifier: Path, video_folder: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    argv = ["run", str(video_folder), str(out), "--backend", "shapes", "--classifier", str(tiny_classifier)]
+    assert (
+        main([*argv, "--clip-window-s", "1.0", "--clip-stride-s", "0.5", "--", "--runner=FnApiRunner"]) == 0
+    )
+    predictions = pd.read_parquet(out / "clip_predictions")
+    videos = pd.read_parquet(out / "videos")
+    assert set(predictions.video_id) <= set(videos.video_id) and len(predictions) >= 4
+    assert (predictions.end_frame > predictions.start_frame).all()
+    assert (
+        main(["run", str(video_folder), str(tmp_path / "o2"), "--classifier", "/no/model.safetensors"]) == 2
+    )
