@@ -91,11 +91,19 @@ class MMPoseBackend:
 
     def _estimate_one(self, frame: np.ndarray) -> list[PersonPose]:
         bgr = np.ascontiguousarray(frame[..., ::-1])
+        boxes, scores = self.detect(bgr)
+        return self.poses_in_boxes(bgr, boxes, scores)
+
+    def detect(self, bgr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Person boxes ``(N, 4)`` xyxy and scores ``(N,)`` of one BGR frame, after NMS."""
         detections = self._inference_detector(self._detector, bgr).pred_instances.cpu().numpy()
         keep = (detections.labels == PERSON_LABEL) & (detections.scores >= self._min_box_score)
         boxes, scores = detections.bboxes[keep], detections.scores[keep]
         order = nms(boxes, scores, self._nms_iou)
-        boxes, scores = boxes[order], scores[order]
+        return boxes[order], scores[order]
+
+    def poses_in_boxes(self, bgr: np.ndarray, boxes: np.ndarray, scores: np.ndarray) -> list[PersonPose]:
+        """The top-down half: COCO-17 keypoints for each given box of one BGR frame."""
         if len(boxes) == 0:
             return []
         results = self._inference_topdown(self._pose, bgr, boxes, bbox_format="xyxy")

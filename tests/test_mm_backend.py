@@ -58,8 +58,13 @@ def test_random_weights_from_local_checkpoints_give_coco17_poses(tmp_path: Path)
         min_box_score=0.0,
     )
     frame = np.random.default_rng(0).integers(0, 255, (240, 320, 3), dtype=np.uint8)
-    (poses,) = backend.estimate([frame])
+    (detected,) = backend.estimate([frame])  # untrained: usually no box passes the detector's threshold
     assert backend.layout == "coco17" and backend.version.startswith("mmdet-")
-    for pose in poses:
-        assert pose.keypoints.shape == (17, 3) and pose.bbox.shape == (4,)
+    assert all(pose.keypoints.shape == (17, 3) for pose in detected)
+    boxes = np.array([[20.0, 10.0, 120.0, 230.0], [150.0, 30.0, 230.0, 200.0]])
+    poses = backend.poses_in_boxes(np.ascontiguousarray(frame[..., ::-1]), boxes, np.array([0.9, 0.8]))
+    assert len(poses) == 2
+    for pose, box in zip(poses, boxes, strict=True):
+        assert pose.keypoints.shape == (17, 3) and np.array_equal(pose.bbox, box.astype(np.float32))
         assert pose.keypoints[:, 2].min() >= 0 and pose.keypoints[:, 2].max() <= 1
+        assert np.isfinite(pose.keypoints).all()
