@@ -68,6 +68,21 @@ def count_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters() if p.requires_grad)
 
 
+class ResidualBlock3d(nn.Module):
+    """``relu(conv3(conv2(conv1(x))) + shortcut(x))``; subclasses set the convs and ``downsample``."""
+
+    conv1: nn.Module
+    conv2: nn.Module
+    conv3: nn.Module
+    downsample: nn.Module | None
+    relu: nn.Module
+
+    def forward(self, x: Tensor) -> Tensor:
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.conv3(self.conv2(self.conv1(x)))
+        return self.relu(out + identity)
+
+
 class I3DHead(nn.Module):
     """3D global average pool → dropout → linear (pyskl ``I3DHead``).
 

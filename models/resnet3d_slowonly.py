@@ -10,10 +10,10 @@ from collections.abc import Sequence
 
 from torch import Tensor, nn
 
-from posebeam.models.posec3d import ConvBNAct, I3DHead, Recognizer3D, init_conv_bn_
+from posebeam.models.posec3d import ConvBNAct, I3DHead, Recognizer3D, ResidualBlock3d, init_conv_bn_
 
 
-class Bottleneck3d(nn.Module):
+class Bottleneck3d(ResidualBlock3d):
     """1×1×1 (or 3×1×1 when inflated) → 1×3×3 (carries the stride) → 1×1×1 ×4, plus residual.
 
     Every conv is followed by BN; ReLU after the first two and after the residual sum. The last
@@ -45,11 +45,6 @@ class Bottleneck3d(nn.Module):
         self.conv3 = ConvBNAct(planes, planes * self.expansion, 1, act=False)
         self.downsample = downsample
         self.relu = nn.ReLU(inplace=True)
-
-    def forward(self, x: Tensor) -> Tensor:
-        identity = x if self.downsample is None else self.downsample(x)
-        out = self.conv3(self.conv2(self.conv1(x)))
-        return self.relu(out + identity)
 
 
 def _res_layer(

@@ -11,10 +11,10 @@ from collections.abc import Sequence
 
 from torch import Tensor, nn
 
-from posebeam.models.posec3d import ConvBNAct, I3DHead, Recognizer3D, init_conv_bn_
+from posebeam.models.posec3d import ConvBNAct, I3DHead, Recognizer3D, ResidualBlock3d, init_conv_bn_
 
 
-class BlockX3D(nn.Module):
+class BlockX3D(ResidualBlock3d):
     """1×1×1 expand (BN, ReLU) → depthwise 3×3×3 (BN, carries the spatial stride) → 1×1×1
     project (BN), plus residual, then ReLU. ``conv3.bn`` is zero-initialised by :class:`X3D`.
 
@@ -37,11 +37,6 @@ class BlockX3D(nn.Module):
         self.conv3 = ConvBNAct(planes, outplanes, 1, act=False)
         self.downsample = downsample
         self.relu = nn.ReLU(inplace=True)
-
-    def forward(self, x: Tensor) -> Tensor:
-        identity = x if self.downsample is None else self.downsample(x)
-        out = self.conv3(self.conv2(self.conv1(x)))
-        return self.relu(out + identity)
 
 
 class X3D(nn.Module):

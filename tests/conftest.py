@@ -23,3 +23,17 @@ def video_folder(tmp_path: Path) -> Path:
     write_video(folder / "walk.mp4", codec="mpeg4", frames=24)
     write_video(folder / "walk3.mkv", codec="mjpeg", frames=12, num_boxes=3)
     return folder
+
+
+def assert_one_line_usage_error(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """``posebeam ARGV`` exits 2 and prints exactly one line containing ``message``."""
+    from posebeam.pipeline.cli import main
+
+    try:
+        code = main(argv)
+    except SystemExit as exit_:  # argparse's own errors
+        code = exit_.code
+    assert code == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert err.count("\n") == 1, err

@@ -8,6 +8,7 @@ import duckdb
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+from conftest import assert_one_line_usage_error
 from synth_video import write_broken_inputs
 
 from posebeam.pipeline.cli import main
@@ -72,11 +73,4 @@ def test_usage_errors_are_one_line_and_exit_2(
     video_folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
 ) -> None:
     args = [a.replace("VIDEOS", str(video_folder)).replace("OUT", str(tmp_path / "o")) for a in args]
-    try:
-        code = main(["extract", *args])
-    except SystemExit as exit_:  # argparse's own errors
-        code = exit_.code
-    assert code == 2
-    err = capsys.readouterr().err
-    assert message in err
-    assert err.count("\n") == 1, err
+    assert_one_line_usage_error(["extract", *args], message, capsys)

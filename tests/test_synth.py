@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+from conftest import assert_one_line_usage_error
 
 from posebeam.pipeline.cli import main
 from posebeam.pipeline.tables import read_table
@@ -146,11 +147,4 @@ def test_track_switches_move_the_labels_with_the_track() -> None:
 def test_usage_errors_are_one_line_and_exit_2(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
 ) -> None:
-    try:
-        code = _synth(tmp_path / "o", *args)
-    except SystemExit as exit_:  # argparse's own errors
-        code = exit_.code
-    assert code == 2
-    err = capsys.readouterr().err
-    assert message in err
-    assert err.count("\n") == 1, err
+    assert_one_line_usage_error(["synth", str(tmp_path / "o"), *args], message, capsys)
