@@ -5,7 +5,7 @@
    tracking, Parquet writing, Beam overhead, start-up included).
 3. Storage: Parquet bytes per person-frame of the keypoints table vs raw float32 (x, y, c).
 
-    python benchmarks/extract.py [--frames 120] [--max-side 768]
+    python benchmarks/extract.py [--frames 400] [--max-side 768]
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--frames", type=int, default=120)
+    parser.add_argument("--frames", type=int, default=400)
     parser.add_argument("--max-side", type=int, default=None)
     args = parser.parse_args()
 

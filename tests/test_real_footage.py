@@ -25,14 +25,14 @@ def street_clip() -> Path:
         pytest.skip(f"sample street clip unavailable: {err}")
 
 
-def test_street_clip_with_broken_neighbours(street_clip: Path, tmp_path: Path) -> None:
+def test_street_clip_with_broken_neighbours_through_posebeam_run(street_clip: Path, tmp_path: Path) -> None:
     folder = tmp_path / "archive"
     folder.mkdir()
     (folder / street_clip.name).symlink_to(street_clip)
     expected_failures = write_broken_inputs(folder, street_clip)
     out = tmp_path / "out"
 
-    assert main(["extract", str(folder), str(out)]) == 0
+    assert main(["run", str(folder), str(out)]) == 0  # extract + the shipped classifier
 
     videos = pd.read_parquet(out / "videos")
     failures = pd.read_parquet(out / "failures")
@@ -52,6 +52,10 @@ def test_street_clip_with_broken_neighbours(street_clip: Path, tmp_path: Path) -
     assert triplets[..., 0].min() >= 0 and triplets[..., 0].max() <= 767
     assert triplets[..., 1].min() >= 0 and triplets[..., 1].max() <= 575
     assert 0.5 < triplets[..., 2].mean() <= 1.0
+    predictions = pd.read_parquet(out / "clip_predictions")
+    assert len(predictions) > 0 and set(predictions.video_id) == {video.video_id}
+    assert set(predictions.person_id) <= set(keypoints.person_id)
+    assert predictions.score.between(0, 1).all() and predictions.model.str.startswith("pose_slowonly@").all()
     # Anatomy, not noise: shoulders sit above hips, which sit above ankles (y grows downwards).
     confident = triplets[..., 2].min(axis=1) > 0.5
     shoulders, hips, ankles = (triplets[confident][:, j, 1] for j in (5, 11, 15))
