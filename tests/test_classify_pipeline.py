@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import apache_beam as beam
@@ -13,6 +14,8 @@ from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that
 from conftest import BEAM_TEST_OPTIONS
 
+from posebeam.models.checkpoints import card_path
+from posebeam.models.classifier import SHIPPED_CLASSIFIER
 from posebeam.pipeline.classify import ClassifyClips, ClassifyConfig, clip_windows
 from posebeam.pipeline.cli import main
 from posebeam.schemas.records import keypoints_table
@@ -89,3 +92,16 @@ def test_posebeam_run_writes_clip_predictions(
     assert (
         main(["run", str(video_folder), str(tmp_path / "o2"), "--classifier", "/no/model.safetensors"]) == 2
     )
+
+
+def test_posebeam_run_on_rendered_synthetic_videos_with_the_default_models(tmp_path: Path) -> None:
+    data = tmp_path / "synth"
+    assert main(["synth", str(data), "--videos", "4", "--seed", "2", "--kind", "sequences", "--render"]) == 0
+    out = tmp_path / "out"
+    assert main(["run", str(data / "videos_rgb"), str(out)]) == 0  # HOG + BlazePose, shipped classifier
+    videos = pd.read_parquet(out / "videos")
+    predictions = pd.read_parquet(out / "clip_predictions")
+    assert len(videos) == 4 and (videos.frames_decoded == 450).all()
+    assert len(predictions) > 0 and predictions.model.str.startswith("pose_slowonly@").all()
+    shipped_classes = json.loads(card_path(SHIPPED_CLASSIFIER).read_text())["classes"]
+    assert set(predictions.label) <= set(shipped_classes)
