@@ -39,17 +39,24 @@ def write_video(
     codec: str = "mpeg4",
     num_boxes: int = 2,
     gop: int = 6,
+    pts: list[int] | None = None,
+    time_base: Fraction | None = None,
 ) -> Path:
-    """Encode ``frames`` frames of moving boxes; the container comes from the file extension."""
+    """Encode ``frames`` frames of moving boxes; the container comes from the file extension.
+
+    ``pts`` (in ``time_base`` units, default ``1 / fps``) gives irregular presentation times
+    (variable frame rate); by default frame ``i`` is shown at ``i / fps``.
+    """
+    time_base = time_base or Fraction(1, fps)
     with av.open(str(path), mode="w") as container:
         stream = container.add_stream(codec, rate=fps)
         stream.width, stream.height = width, height
         stream.pix_fmt = "yuvj420p" if codec == "mjpeg" else "yuv420p"
         stream.codec_context.gop_size = gop
-        stream.time_base = Fraction(1, fps)
-        for i in range(frames):
+        stream.time_base = stream.codec_context.time_base = time_base
+        for i, t in enumerate(pts if pts is not None else range(frames)):
             frame = av.VideoFrame.from_ndarray(frame_image(i, num_boxes, width, height), format="rgb24")
-            frame.pts = i
+            frame.pts = t
             for packet in stream.encode(frame):
                 container.mux(packet)
         for packet in stream.encode():

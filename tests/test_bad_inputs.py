@@ -33,23 +33,6 @@ VideoOutcome = tuple[str, int]  # ("videos", frames_decoded)
 FailureOutcome = tuple[str, str]  # ("failures", stage)
 
 
-def _write_vfr(path: Path, pts: list[int]) -> Path:
-    """Frames at irregular presentation times (time base 1/100 s)."""
-    with av.open(str(path), mode="w") as container:
-        stream = container.add_stream("mpeg4", rate=25)
-        stream.width, stream.height, stream.pix_fmt = 160, 128, "yuv420p"
-        stream.time_base = Fraction(1, 100)
-        stream.codec_context.time_base = Fraction(1, 100)
-        for i, t in enumerate(pts):
-            frame = av.VideoFrame.from_ndarray(frame_image(i, 1, 160, 128), format="rgb24")
-            frame.pts = t
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    return path
-
-
 def _flip_random_bytes(source: Path, target: Path, count: int, seed: int) -> Path:
     data = bytearray(source.read_bytes())
     rng = np.random.default_rng(seed)
@@ -79,7 +62,9 @@ def build_corpus(folder: Path) -> dict[str, VideoOutcome | FailureOutcome | tupl
     write_video(folder / "single_frame.mp4", frames=1)
     write_video(folder / "nobody.mp4", frames=10, num_boxes=0)
     write_video(folder / "huge.mkv", codec="mjpeg", frames=2, width=4096, height=2304)
-    _write_vfr(folder / "variable_rate.mkv", [0, 4, 8, 20, 24, 60, 64])
+    write_video(
+        folder / "variable_rate.mkv", fps=25, pts=[0, 4, 8, 20, 24, 60, 64], time_base=Fraction(1, 100)
+    )
     set_mp4_rotation_clockwise_90(write_video(folder / "phone_portrait.mp4", frames=6))
     write_video(folder / "vidéo ñ 日本 #1 (copy).mp4", frames=5)
     write_video(folder / '..odd name\' with "quotes".mkv', codec="mjpeg", frames=5)
