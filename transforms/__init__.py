@@ -1,1 +1,2 @@
-"""Pure numeric kernels (numpy/torch): boxes, cropping, tracking, sampling. No Beam imports."""
+"""Pure numeric kernels (numpy): boxes, tracking, sampling, heatmaps, PoseC3D clip inputs and the
+synthetic motion model. No Beam imports."""
