@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import IO
 
@@ -140,10 +140,20 @@ class VideoReader:
         if len(self.info.errors) < 10:
             self.info.errors.append(f"{type(err).__name__}: {err}")
 
-    def frames(self) -> Iterator[DecodedFrame]:
-        """Decoded frames in presentation order; corrupt packets are counted and skipped."""
+    def frames(self, start_s: float | None = None) -> Iterator[DecodedFrame]:
+        """Decoded frames in presentation order; corrupt packets are counted and skipped.
+
+        With ``start_s`` decoding starts at the keyframe at or before that time (indices then come
+        from timestamps, so they match a decode from the start of a constant-rate stream).
+        """
         last_index = -1
         consecutive_errors = 0
+        if start_s:
+            assert self._stream.time_base is not None
+            start = self._stream.start_time or 0
+            self._container.seek(
+                start + int(start_s / self._stream.time_base), stream=self._stream, backward=True
+            )
         packets = self._container.demux(self._stream)
         while consecutive_errors < MAX_CONSECUTIVE_ERRORS:
             try:
@@ -176,6 +186,26 @@ class VideoReader:
                 yield DecodedFrame(index, timestamp, self._to_display(rgb, frame))
         if consecutive_errors >= MAX_CONSECUTIVE_ERRORS:
             log.warning("stopped after %d corrupt packets in a row", consecutive_errors)
+
+
+def read_frames(reader: VideoReader, indices: Sequence[int]) -> list[DecodedFrame]:
+    """The frames with the given indices (sorted, unique), decoding from the nearest keyframe.
+
+    For model stages that need a clip's RGB frames: the video is re-read where the clip lies
+    instead of frames crossing a shuffle. Indices missing from the stream are skipped.
+    """
+    wanted = set(indices)
+    if not wanted:
+        return []
+    first, last = min(wanted), max(wanted)
+    start_s = first / reader.info.fps if reader.info.fps else None
+    found = []
+    for frame in reader.frames(start_s=start_s):
+        if frame.index in wanted:
+            found.append(frame)
+        if frame.index >= last:
+            break
+    return found
 
 
 def finite_or_none(value: float | None) -> float | None:

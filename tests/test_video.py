@@ -15,7 +15,7 @@ from synth_video import (
     write_video,
 )
 
-from posebeam.pipeline.video import NoVideoStream, VideoReader, content_hash
+from posebeam.pipeline.video import NoVideoStream, VideoReader, content_hash, read_frames
 
 
 @pytest.mark.parametrize(
@@ -93,3 +93,18 @@ def test_audio_only_file_has_no_video_stream(tmp_path: Path) -> None:
 
 def test_content_hash_is_sha256_prefix() -> None:
     assert content_hash(io.BytesIO(b"abc")) == "ba7816bf8f01cfea414140de5dae2223"
+
+
+@pytest.mark.parametrize(("name", "codec"), [("a.mp4", "mpeg4"), ("b.mkv", "libx264"), ("c.avi", "mpeg4")])
+def test_read_frames_seeks_and_matches_a_full_decode(tmp_path: Path, name: str, codec: str) -> None:
+    path = write_video(tmp_path / name, frames=60, fps=10, gop=10, codec=codec)
+    with open(path, "rb") as handle, VideoReader(handle) as reader:
+        everything = {f.index: f for f in reader.frames()}
+    with open(path, "rb") as handle, VideoReader(handle) as reader:
+        picked = read_frames(reader, [47, 25, 26, 25])
+        decoded = reader.info.frames_decoded
+    assert [f.index for f in picked] == [25, 26, 47]
+    for frame in picked:
+        assert frame.timestamp_s == pytest.approx(everything[frame.index].timestamp_s)
+        np.testing.assert_array_equal(frame.rgb, everything[frame.index].rgb)
+    assert decoded <= 30, "decoding starts at the keyframe before frame 25, not at frame 0"
