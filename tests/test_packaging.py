@@ -36,6 +36,8 @@ def test_wheel_installs_only_under_the_posebeam_namespace(tmp_path: Path) -> Non
     assert top_level == {"posebeam", next(n for n in top_level if n.endswith(".dist-info"))}
     for package in ("pipeline", "transforms", "models", "schemas"):
         assert f"posebeam/{package}/__init__.py" in names
+    for shipped in ("pose_slowonly_synth.safetensors", "pose_slowonly_synth.json"):
+        assert f"posebeam/models/weights/{shipped}" in names, "the shipped classifier is package data"
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     assert "posebeam = posebeam.pipeline.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
 
