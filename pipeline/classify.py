@@ -79,7 +79,7 @@ class PoseClassifierHandler(ModelHandler[ClipExample, PredictionResult, nn.Modul
 
     def load_model(self) -> nn.Module:
         model, card = load_classifier(self._config.weights, device=self._device)
-        self._spec = ClipSpec(**{k: v for k, v in card["clip"].items() if k != "num_channels"})
+        self._spec = ClipSpec.from_card(card["clip"])
         return model
 
     @torch.no_grad()

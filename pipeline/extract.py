@@ -26,6 +26,7 @@ from posebeam.pipeline.video import (
     finite_or_none,
 )
 from posebeam.schemas.records import failure_row, keypoints_table, video_row
+from posebeam.schemas.tables import NUM_KEYPOINT_VALUES
 from posebeam.transforms.sampling import FpsSampler
 from posebeam.transforms.tracking import IouTracker
 
@@ -99,7 +100,7 @@ class _PoseAccumulator:
             self.bbox_score.append(pose.bbox_score)
             self.keypoints.append(pose.keypoints)
 
-    def table(self, video_id: str, num_joints: int) -> Any:
+    def table(self, video_id: str) -> Any:
         return keypoints_table(
             video_id,
             np.asarray(self.frame_index),
@@ -107,7 +108,7 @@ class _PoseAccumulator:
             np.asarray(self.person_id),
             np.asarray(self.bbox).reshape(-1, 4),
             np.asarray(self.bbox_score),
-            np.asarray(self.keypoints).reshape(-1, num_joints, 3),
+            np.asarray(self.keypoints).reshape(-1, NUM_KEYPOINT_VALUES // 3, 3),
         )
 
 
@@ -216,7 +217,7 @@ class DecodeAndEstimatePosesFn(beam.DoFn):
             persons_found=len(set(rows.person_id)),
             person_frames=len(rows.person_id),
         )
-        return rows.table(video_id, num_joints=17), row
+        return rows.table(video_id), row
 
     def _estimate(
         self, batch: list[DecodedFrame], reader: VideoReader, tracker: IouTracker, rows: _PoseAccumulator

@@ -64,6 +64,10 @@ def input_patterns(input_arg: str) -> list[str]:
     return [input_arg]
 
 
+def has_video_extension(path: str) -> bool:
+    return posixpath.splitext(path.lower())[1] in VIDEO_EXTENSIONS
+
+
 def is_folder_pattern(pattern: str) -> bool:
     return pattern.endswith("/*")
 
@@ -72,7 +76,7 @@ def keep_input(metadata: FileMetadata, from_folder: bool) -> bool:
     """Whether a matched file is an input: any file of a glob or list, videos only from folders."""
     if not from_folder:
         return True
-    return posixpath.splitext(metadata.path.lower())[1] in VIDEO_EXTENSIONS
+    return has_video_extension(metadata.path)
 
 
 @dataclass(frozen=True)
@@ -103,7 +107,7 @@ def _local_rejects(pattern: str, listed: set[str]) -> list[tuple[str, str]]:
     for path in sorted(glob.glob(pattern, recursive=True)):
         if path in listed:
             continue
-        if from_folder and posixpath.splitext(path.lower())[1] not in VIDEO_EXTENSIONS:
+        if from_folder and not has_video_extension(path):
             continue
         rejects.append((path, _unreadable_reason(path)))
     return rejects

@@ -97,11 +97,8 @@ def run(argv: Sequence[str] | None = None, test_pipeline: beam.Pipeline | None =
         raise UsageError("both --input and --output are required")
     inputs = match_inputs(input_patterns(view.input))
     _check_output(view.output)
-    config = replace(
-        extract_config(options),
-        cache_root=cache_root(view.output, extract_config(options)),
-        resume=view.resume,
-    )
+    base_config = extract_config(options)
+    config = replace(base_config, cache_root=cache_root(view.output, base_config), resume=view.resume)
     check_backend(config.backend, **dict(config.backend_options))
     standard = options.view_as(StandardOptions)
     if standard.runner is None:

@@ -171,7 +171,7 @@ def train(data: str, output: Path, config: TrainConfig, spec: ClipSpec) -> dict[
         "task": "skeleton action classification (one person per clip)",
         "classes": classes,
         "layout": COCO17.name,
-        "clip": {**spec.to_dict(), "num_channels": spec.num_channels},
+        "clip": spec.to_card(),
         "sampling": f"UniformSampleFrames({spec.clip_len}); test: {config.eval_clips} clips x flip",
         "training": training,
         "metrics": {
@@ -189,7 +189,7 @@ def train(data: str, output: Path, config: TrainConfig, spec: ClipSpec) -> dict[
 def evaluate(weights: str, data: str, num_clips: int, flip: bool, confusion_png: Path | None) -> Metrics:
     """Evaluate a checkpoint on every labelled clip of ``data`` (its classes, in its order)."""
     model, card = load_classifier(weights, device=str(device()))
-    spec = ClipSpec(**{k: v for k, v in card["clip"].items() if k != "num_channels"})
+    spec = ClipSpec.from_card(card["clip"])
     samples, classes = load_clips(data, data, classes=card["classes"], exclude=("idle",))
     metrics = score(
         predict(model, samples, spec, num_clips, flip), np.array([s.label for s in samples]), len(classes)

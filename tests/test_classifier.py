@@ -50,7 +50,8 @@ def test_train_then_evaluate_a_small_classifier(tmp_path: Path, capsys: pytest.C
     assert main(["train", "classifier", str(data), str(out), *args]) == 0
     weights = out / "pose_x3d.safetensors"
     model, card = load_classifier(weights)
-    assert card["clip"] == {**SPEC.to_dict(), "test_size": 32, "num_channels": 17}
+    assert card["clip"] == {**SPEC.to_card(), "test_size": 32}
+    assert ClipSpec.from_card(card["clip"]) == ClipSpec(clip_len=8, train_size=32, test_size=32)
     assert len(card["classes"]) == model.head.fc_cls.out_features
     held_out = card["metrics"]["held_out"]
     assert 0.0 <= held_out["top1"] <= held_out["top5"] <= 1.0

@@ -47,8 +47,13 @@ class ClipSpec:
     def num_channels(self) -> int:
         return COCO17.num_joints if self.channels == "joints" else len(COCO17.limbs)
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    def to_card(self) -> dict[str, Any]:
+        """The model card's ``clip`` entry: these fields plus ``num_channels``."""
+        return {**asdict(self), "num_channels": self.num_channels}
+
+    @classmethod
+    def from_card(cls, clip: dict[str, Any]) -> ClipSpec:
+        return cls(**{k: v for k, v in clip.items() if k != "num_channels"})
 
 
 def _limbs(spec: ClipSpec) -> tuple[tuple[int, int], ...] | None:
