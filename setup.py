@@ -26,6 +26,7 @@ setup(
         "av>=14,<20",
         "pyarrow>=17",
         "numpy>=2,<3",
+        "numba>=0.61",  # the heatmap renderer's compiled kernels
         "pandas>=2",
         "scipy>=1.11",
         "scikit-learn>=1.4",

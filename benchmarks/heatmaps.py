@@ -38,7 +38,7 @@ def compare(
     median_ratio = statistics.median(slow_times) / statistics.median(fast_times)
     print(
         f"{name:<34} loop {min(slow_times) * 1e3:7.1f} ms (median {statistics.median(slow_times) * 1e3:6.1f})"
-        f"  vectorised {min(fast_times) * 1e3:6.2f} ms (median {statistics.median(fast_times) * 1e3:6.2f})"
+        f"  posebeam {min(fast_times) * 1e3:6.2f} ms (median {statistics.median(fast_times) * 1e3:6.2f})"
         f"  ratio {best_ratio:5.1f}× (medians {median_ratio:5.1f}×)  max |diff| {diff:.1e}"
     )
     return best_ratio, diff

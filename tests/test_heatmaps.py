@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -194,3 +195,32 @@ def test_matches_the_pyskl_loop(inputs: tuple[np.ndarray, np.ndarray, int, int],
     fast = render_heatmaps(keypoints, scores, height, width, limbs=limbs, with_joints=True)
     assert np.abs(exact - expected).max() <= 1e-5
     assert np.abs(fast - expected).max() <= 1e-5 + 1e-6
+
+
+def test_inputs_larger_than_one_pass_of_the_kernel() -> None:
+    # Limbs across the whole grid with cutoff 0: several passes of the kernel's pixel buffer.
+    rng = np.random.default_rng(3)
+    keypoints = rng.uniform(0, 255, (8, 1, 17, 2)).astype(np.float32)
+    keypoints[:, :, ::2] = rng.uniform(0, 8, (8, 1, 9, 2))  # even joints near one corner,
+    keypoints[:, :, 1::2] = rng.uniform(240, 255, (8, 1, 8, 2))  # odd joints near the other
+    scores = np.ones((8, 1, 17), dtype=np.float32)
+    # The loop in float64: in float32 its ``d2_start - d2_end`` loses ~1e-5 at 256 px.
+    expected = render_loop(
+        keypoints.astype(np.float64), scores, 256, 256, limbs=COCO17.limbs, with_joints=True
+    )
+    exact = render_heatmaps(keypoints, scores, 256, 256, limbs=COCO17.limbs, with_joints=True, cutoff=0.0)
+    assert np.abs(exact - expected).max() <= 1e-6
+
+
+def test_threads_render_independently() -> None:
+    rng = np.random.default_rng(4)
+    inputs = [
+        (rng.uniform(0, 63, (8, 2, 17, 2)).astype(np.float32), rng.random((8, 2, 17)).astype(np.float32))
+        for _ in range(6)
+    ]
+    expected = [render_pose_volume(kp, sc, 64, 64) for kp, sc in inputs]
+    with ThreadPoolExecutor(3) as pool:
+        for _ in range(5):
+            got = list(pool.map(lambda args: render_pose_volume(*args, 64, 64), inputs))
+            for a, b in zip(got, expected, strict=True):
+                np.testing.assert_array_equal(a, b)

@@ -14,18 +14,23 @@ What is drawn, exactly as PYSKL draws it (σ in pixels, ``int`` truncating towar
   below ``eps``; a limb shorter than 1 px (``|ab|² < 1``) is drawn as joint ``a`` with ``score_a``;
 - persons are merged into a channel with an elementwise max.
 
-No Python loop runs over frames, persons, joints or limbs: all joint windows are evaluated as one
-``(P, P, N)`` array, all limbs as bands along their rows (or columns) in cache-sized blocks, and
-everything is max-merged with ``np.maximum.at``. Non-finite coordinates are skipped (PYSKL would
-raise). PYSKL's ``scaling`` is left to the caller: scale the keypoints and the grid.
+How: numpy gathers every joint and limb to draw (a joint is a segment of length 0) with its
+window; a compiled kernel (numba) walks each item's window row by row and writes the squared
+distance of every pixel of the row's span; numpy takes one vectorised ``exp`` over all of them;
+a second compiled loop max-merges the rows, times their peaks, into the volume. A limb's span on
+a row is the band within ``σ·sqrt(2·ln(1/cutoff))`` of its line (the whole window row when
+``cutoff`` is 0); joints always use the whole window. Non-finite coordinates are skipped (PYSKL
+would raise). PYSKL's ``scaling`` is left to the caller: scale the keypoints and the grid.
+benchmarks/heatmaps.py measures this against a PYSKL-style loop.
 """
 
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Sequence
-from itertools import pairwise
 
+import numba
 import numpy as np
 
 from posebeam.schemas.layouts import COCO17
@@ -37,8 +42,10 @@ LIMB_CUTOFF = 1e-6
 """Default ``cutoff`` of :func:`render_heatmaps`: limb pixels whose Gaussian factor is below it stay 0."""
 
 _TRUNC_LIMIT = 2.0**30
-_ITEMS_PER_CHUNK = 1 << 14  # points + limbs rendered per frame chunk
-_BLOCK_PIXELS = 1 << 15  # limb pixels evaluated per block (the scratch arrays stay in cache)
+_PIXELS_PER_PASS = 1 << 20  # squared distances buffered between the kernel and the exp (4 MiB)
+
+# Float flags that keep inf/NaN semantics (the inputs are finite; the band test uses inf).
+_FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
 
 
 def _trunc(values: np.ndarray) -> np.ndarray:
@@ -54,208 +61,151 @@ def _windows(lo: np.ndarray, hi: np.ndarray, size: int, sigma: float) -> tuple[n
     return np.maximum(_trunc(lo - 3 * sigma), 0), np.minimum(_trunc(hi + 3 * sigma) + 1, size)
 
 
-def _draw_points(
-    flat: np.ndarray,
-    shape: tuple[int, int, int],
-    channel: np.ndarray,
-    xy: np.ndarray,
-    value: np.ndarray,
-    sigma: float,
-) -> None:
-    """Max-merge truncated Gaussians into ``flat``, the raveled ``shape`` = ``(channels, H, W)``.
-
-    ``channel`` (N,) channel of each point, ``xy`` (N, 2) pixels, ``value`` (N,) peaks (≥ eps).
-    """
-    _, height, width = shape
-    x, y = xy[:, 0], xy[:, 1]
-    st_x, ed_x = _windows(x, x, width, sigma)
-    st_y, ed_y = _windows(y, y, height, sigma)
-    keep = (ed_x > st_x) & (ed_y > st_y)
-    if not keep.any():
-        return
-    channel, x, y, value = channel[keep], x[keep], y[keep], value[keep]
-    st_x, ed_x, st_y, ed_y = st_x[keep], ed_x[keep], st_y[keep], ed_y[keep]
-    offsets = np.arange(max((ed_x - st_x).max(), (ed_y - st_y).max()))[:, None]
-    # Arrays are (P, N): numpy's inner loops run over the points. Offsets past a window's end
-    # repeat its last pixel: same index, same value, so harmless to the max.
-    px = np.minimum(st_x + offsets, ed_x - 1)
-    py = np.minimum(st_y + offsets, ed_y - 1)
-    scale = np.float32(-0.5 / sigma**2)
-    gx = np.exp((px - x).astype(np.float32) ** 2 * scale)
-    gy = np.exp((py - y).astype(np.float32) ** 2 * scale) * value.astype(np.float32)
-    index = ((channel * height + py) * width)[:, None, :] + px[None, :, :]
-    np.maximum.at(flat, index.ravel(), (gy[:, None, :] * gx[None, :, :]).ravel())
-
-
-def _draw_segments(
-    flat: np.ndarray,
-    shape: tuple[int, int, int],
-    channel: np.ndarray,
+@numba.njit(cache=True, nogil=True, fastmath=_FASTMATH)
+def _trace_rows(
+    first: int,
     a: np.ndarray,
     b: np.ndarray,
-    value: np.ndarray,
-    sigma: float,
-    cutoff: float,
-) -> None:
-    """Max-merge limb maps (distance to segment ``a``–``b``) into ``flat`` (see ``_draw_points``).
+    windows: np.ndarray,
+    offsets: np.ndarray,
+    width: int,
+    band2: float,
+    row_start: np.ndarray,
+    row_length: np.ndarray,
+    row_item: np.ndarray,
+    d2: np.ndarray,
+) -> tuple[int, int, int]:
+    """Squared distances to segment ``a[k]``–``b[k]`` over the window rows of items ``first``, ….
 
-    ``a``, ``b`` (N, 2) pixels with ``|ab|² ≥ 1``; ``value`` (N,) peaks (≥ eps). Each limb is walked
-    along its major axis, one line (a row for steep limbs, a column otherwise) per step of its
-    window; on a line only the band within ``R = σ·sqrt(2·ln(1/cutoff))`` of the infinite line
-    through a and b is evaluated (the whole window line when ``cutoff`` is 0). Pixels outside the
-    band are farther than R from the segment, so PYSKL's value there is below ``cutoff · value``.
+    ``windows[k]`` is ``(st_x, ed_x, st_y, ed_y)``, ``offsets[k]`` the flat index of the item's
+    channel. For each non-empty row span, ``row_start`` gets the flat index of its first pixel,
+    ``row_length`` its length and ``row_item`` the item; ``d2`` gets one value per pixel, rows
+    back to back. A segment with ``b[k, 1] != a[k, 1]`` is evaluated only where the distance to its
+    line may be below ``sqrt(band2)``. Stops before the first item that might not fit in the
+    buffers; returns ``(next item, rows, pixels)``.
     """
-    _, height, width = shape
+    rows = pixels = 0
+    for k in range(first, len(a)):
+        st_x, ed_x, st_y, ed_y = windows[k]
+        if rows + (ed_y - st_y) > len(row_start) or pixels + (ed_y - st_y) * (ed_x - st_x) > len(d2):
+            return k, rows, pixels
+        ax, ay = a[k, 0], a[k, 1]
+        vx, vy = b[k, 0] - ax, b[k, 1] - ay
+        length2 = vx * vx + vy * vy
+        inv_length2 = 1.0 / length2 if length2 > 0 else 0.0
+        banded = vy != 0.0 and band2 < math.inf
+        half = math.sqrt(band2 * length2) / abs(vy) if banded else 0.0
+        for j in range(st_y, ed_y):
+            dy = j - ay
+            lo, hi = st_x, ed_x
+            if banded:  # the span of the row within the band around the line
+                centre = ax + dy * vx / vy
+                lo = int(min(max(math.ceil(centre - half), st_x), ed_x))
+                hi = int(min(max(math.floor(centre + half) + 1, st_x), ed_x))
+            if hi <= lo:
+                continue
+            along = dy * vy
+            for q in range(hi - lo):
+                dx = lo + q - ax
+                t = min(max((dx * vx + along) * inv_length2, 0.0), 1.0)  # nearest point a + t·v
+                ex, ey = dx - t * vx, dy - t * vy
+                d2[pixels + q] = ex * ex + ey * ey
+            row_start[rows] = offsets[k] + j * width + lo
+            row_length[rows] = hi - lo
+            row_item[rows] = k
+            rows += 1
+            pixels += hi - lo
+    return len(a), rows, pixels
+
+
+@numba.njit(cache=True, nogil=True, fastmath=_FASTMATH)
+def _merge_rows(
+    flat: np.ndarray,
+    row_start: np.ndarray,
+    row_length: np.ndarray,
+    row_item: np.ndarray,
+    peak: np.ndarray,
+    gauss: np.ndarray,
+    rows: int,
+) -> None:
+    """``flat[row pixels] = max(flat[row pixels], gauss[...] · peak[item])`` for the first ``rows``."""
+    p = 0
+    for r in range(rows):
+        start, value = row_start[r], peak[row_item[r]]
+        for q in range(row_length[r]):
+            flat[start + q] = max(flat[start + q], gauss[p + q] * value)
+        p += row_length[r]
+
+
+_SCRATCH = threading.local()
+
+
+def _scratch(pixels: int, rows: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """This thread's row and pixel buffers, grown on demand and reused: fresh buffers would cost
+    page faults on every call (Beam runs bundles on several threads, hence one set per thread)."""
+    buffers = getattr(_SCRATCH, "buffers", None)
+    if buffers is None or len(buffers[3]) < pixels or len(buffers[0]) < rows:
+        row_buffers = [np.empty(rows, np.int64) for _ in range(3)]
+        buffers = (*row_buffers, np.empty(pixels, np.float32))
+        _SCRATCH.buffers = buffers
+    return buffers
+
+
+def _draw(
+    out: np.ndarray,
+    offsets: np.ndarray,
+    a: np.ndarray,
+    b: np.ndarray,
+    peak: np.ndarray,
+    sigma: float,
+    band2: float,
+) -> None:
+    """Max-merge segments ``a``–``b`` (``(N, 2)`` pixels, points where equal) into ``out``.
+
+    ``offsets`` (N,) flat index of each item's channel in ``out`` ``(T, C, H, W)``; ``peak`` (N,).
+    """
+    height, width = out.shape[-2:]
     lo, hi = np.minimum(a, b), np.maximum(a, b)
     st_x, ed_x = _windows(lo[:, 0], hi[:, 0], width, sigma)
     st_y, ed_y = _windows(lo[:, 1], hi[:, 1], height, sigma)
-    keep = (ed_x > st_x) & (ed_y > st_y)
-    if not keep.any():
-        return
-    a = a[keep].astype(np.float64)
-    v = b[keep].astype(np.float64) - a
-    steep = np.abs(v[:, 1]) >= np.abs(v[:, 0])  # the major axis is y: lines are rows
-    a_maj, a_min = np.where(steep, a[:, 1], a[:, 0]), np.where(steep, a[:, 0], a[:, 1])
-    v_maj, v_min = np.where(steep, v[:, 1], v[:, 0]), np.where(steep, v[:, 0], v[:, 1])
-    st_x, ed_x, st_y, ed_y = st_x[keep], ed_x[keep], st_y[keep], ed_y[keep]
-    st_min, ed_min = np.where(steep, st_x, st_y), np.where(steep, ed_x, ed_y)
-    st_maj, ed_maj = np.where(steep, st_y, st_x), np.where(steep, ed_y, ed_x)
-    inv_length2 = 1.0 / (v_maj**2 + v_min**2)
-    slope = v_min / v_maj
-    if cutoff > 0:
-        radius = sigma * math.sqrt(2.0 * math.log(1.0 / cutoff))
-        half = radius * np.sqrt(1.0 + slope**2)  # half-width of the band along a line, ≤ R·√2
-        size = np.minimum(np.floor(2 * half).astype(np.int64) + 1, ed_min - st_min)
-    else:
-        half = np.full(len(a), np.inf)
-        size = ed_min - st_min
-    # One row of constants per limb (unpacked in _LimbBlock.draw), sorted by band size so that
-    # each block is evaluated on a grid just as wide as its limbs need.
-    order = np.argsort(size, kind="stable")
-    floats = np.stack(
-        [
-            a_min - half - a_maj * slope,
-            slope,
-            a_min,
-            a_maj,
-            v_min * inv_length2,
-            v_maj * inv_length2,
-            v_min,
-            v_maj,
-            value[keep],
-        ],
-        axis=1,
-    )[order]
-    ints = np.stack(
-        [
-            st_min,
-            ed_min - 1,
-            st_maj,
-            channel[keep] * (height * width),
-            np.where(steep, width, 1),
-            np.where(steep, 1, width),
-        ],
-        axis=1,
-    )[order]
-    size, counts = size[order], (ed_maj - st_maj)[order]
-    lines = np.cumsum(counts)
-    first = lines - counts
-    pixels = np.cumsum(counts * size)
-    splits = np.searchsorted(pixels, np.arange(_BLOCK_PIXELS, pixels[-1], _BLOCK_PIXELS)).tolist()
-    bounds = [(i0, i1) for i0, i1 in pairwise([0, *splits, len(counts)]) if i1 > i0]
-    block_lines = [int(lines[i1 - 1] - first[i0]) for i0, i1 in bounds]
-    block_pixels = [n * int(size[i1 - 1]) for n, (_, i1) in zip(block_lines, bounds, strict=True)]
-    block = _LimbBlock(max(block_pixels), max(block_lines), int(size[-1]), sigma)
-    for i0, i1 in bounds:
-        block.draw(flat, floats, ints, np.repeat(np.arange(i0, i1), counts[i0:i1]), first, int(size[i1 - 1]))
+    ed_x, ed_y = np.maximum(ed_x, st_x), np.maximum(ed_y, st_y)  # empty windows stay empty
+    windows = np.stack([st_x, ed_x, st_y, ed_y], axis=1)
+    capacity = max(_PIXELS_PER_PASS, int(((ed_x - st_x) * (ed_y - st_y)).max()))
+    row_start, row_length, row_item, d2 = _scratch(capacity, capacity // 4 + height)
+    a, b = a.astype(np.float64), b.astype(np.float64)
+    peak = peak.astype(np.float32)
+    flat = out.reshape(-1)
+    scale = np.float32(-0.5 / sigma**2)
+    first = 0
+    while first < len(a):
+        first, rows, pixels = _trace_rows(
+            first, a, b, windows, offsets, width, band2, row_start, row_length, row_item, d2
+        )
+        gauss = d2[:pixels]
+        gauss *= scale
+        np.exp(gauss, out=gauss)
+        _merge_rows(flat, row_start, row_length, row_item, peak, gauss, rows)
 
 
-class _LimbBlock:
-    """Scratch arrays for one block of limb lines, allocated once and reused by every block.
-
-    Fresh large temporaries would cost page faults on every block.
-    """
-
-    def __init__(self, pixels: int, lines: int, size: int, sigma: float) -> None:
-        self.floats = np.empty((lines, 9))
-        self.ints = np.empty((lines, 6), np.int64)
-        self.index = np.empty(pixels, np.int64)
-        self.u, self.t, self.d = (np.empty(pixels, np.float32) for _ in range(3))
-        self.offsets = np.arange(size)[:, None]
-        self.offsets_f32 = np.arange(size, dtype=np.float32)[:, None]
-        self.scale = np.float32(-0.5 / sigma**2)
-
-    def draw(
-        self,
-        flat: np.ndarray,
-        floats: np.ndarray,
-        ints: np.ndarray,
-        owner: np.ndarray,
-        first: np.ndarray,
-        size: int,
-    ) -> None:
-        """Evaluate the lines of limbs ``owner`` on a ``(size, lines)`` grid; max-merge into ``flat``.
-
-        ``floats``/``ints`` are the per-limb rows of ``_draw_segments``, ``first`` the index of each
-        limb's first line in the running line count. Numpy's inner loops run over the lines.
-        """
-        n, f32 = owner.size, np.float32
-        f = np.take(floats, owner, axis=0, out=self.floats[:n], mode="clip").T
-        i = np.take(ints, owner, axis=0, out=self.ints[:n], mode="clip").T
-        c_start, slope, a_min, a_maj, t_min, t_maj, v_min, v_maj, peak = f
-        st_min, last, st_maj, channel_base, line_stride, pixel_stride = i
-        line = np.arange(first[owner[0]], first[owner[0]] + n) - first[owner] + st_maj
-        u_maj = line - a_maj  # major offset from a
-        start = np.maximum(np.ceil(c_start + line * slope), st_min)  # first pixel of the band
-        shape = (size, n)
-        index = self.index[: size * n].reshape(shape)
-        u, t, d = (scratch[: size * n].reshape(shape) for scratch in (self.u, self.t, self.d))
-        # Pixels past the window's end repeat its last pixel: same index, same value.
-        line_base = channel_base + line * line_stride
-        pixel_stride = np.ascontiguousarray(pixel_stride)
-        np.multiply(self.offsets[:size], pixel_stride, out=index)
-        index += line_base + start.astype(np.int64) * pixel_stride
-        np.minimum(index, line_base + last * pixel_stride, out=index)
-        np.add(self.offsets_f32[:size], (start - a_min).astype(f32), out=u)  # minor offset from a
-        np.minimum(u, (last - a_min).astype(f32), out=u)
-        np.multiply(u, t_min.astype(f32), out=t)
-        t += (u_maj * t_maj).astype(f32)
-        np.clip(t, 0, 1, out=t)  # the nearest point of the segment is a + t·(b - a)
-        np.multiply(t, v_maj.astype(f32), out=d)
-        np.subtract(u_maj.astype(f32), d, out=d)  # major offset from the nearest point
-        t *= v_min.astype(f32)
-        u -= t  # minor offset from the nearest point
-        u *= u
-        d *= d
-        u += d
-        u *= self.scale
-        np.exp(u, out=u)
-        u *= peak.astype(f32)
-        np.maximum.at(flat, index.ravel(), u.ravel())
-
-
-def _render_chunk(
-    out: np.ndarray,
+def _items(
     keypoints: np.ndarray,
     scores: np.ndarray,
-    sigma: float,
+    num_channels: int,
+    hw: int,
     with_joints: bool,
     limbs: np.ndarray,
     eps: float,
-    cutoff: float,
-) -> None:
-    """Render keypoints ``(T, M, K, 2)`` and scores ``(T, M, K)`` into the zeroed ``out`` ``(T, C, H, W)``."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Everything to draw: channel offsets, segment ends ``a``, ``b`` (equal for joints), peaks."""
     num_frames, num_persons, num_joints, _ = keypoints.shape
-    num_channels, height, width = out.shape[1:]
-    shape = (num_frames * num_channels, height, width)
-    flat = out.reshape(-1)
     frame_base = (np.arange(num_frames) * num_channels)[:, None, None]
     finite = np.isfinite(keypoints).all(axis=-1)
-    channels, points, peaks = [], [], []
+    channels, starts, ends, peaks = [], [], [], []
     if with_joints:
         drawn = (scores >= eps) & finite
         channels.append(np.broadcast_to(frame_base + np.arange(num_joints), scores.shape)[drawn])
-        points.append(keypoints[drawn])
+        starts.append(keypoints[drawn])
+        ends.append(keypoints[drawn])
         peaks.append(scores[drawn])
     if len(limbs):
         first_limb = num_joints if with_joints else 0
@@ -267,16 +217,17 @@ def _render_chunk(
         value = np.minimum(score_a, scores[:, :, limbs[:, 1]])
         drawn = (value >= eps) & finite[:, :, limbs[:, 0]] & finite[:, :, limbs[:, 1]]
         short = drawn & ((a[..., 0] - b[..., 0]) ** 2 + (a[..., 1] - b[..., 1]) ** 2 < 1)
-        channels.append(channel[short])  # PYSKL draws a limb shorter than 1 px as joint a
-        points.append(a[short])
-        peaks.append(score_a[short])
         long = drawn & ~short
-        if long.any():
-            _draw_segments(flat, shape, channel[long], a[long], b[long], value[long], sigma, cutoff)
-    if channels and sum(len(c) for c in channels):
-        _draw_points(
-            flat, shape, np.concatenate(channels), np.concatenate(points), np.concatenate(peaks), sigma
-        )
+        channels += [channel[short], channel[long]]  # PYSKL draws a limb shorter than 1 px as joint a
+        starts += [a[short], a[long]]
+        ends += [a[short], b[long]]
+        peaks += [score_a[short], value[long]]
+    return (
+        np.concatenate(channels) * hw,
+        np.concatenate(starts),
+        np.concatenate(ends),
+        np.concatenate(peaks),
+    )
 
 
 def render_heatmaps(
@@ -331,10 +282,10 @@ def render_heatmaps(
     out = np.zeros((num_frames, num_channels, height, width), dtype=np.float32)
     if not (num_persons and num_channels and height > 0 and width > 0):
         return out
-    step = max(1, _ITEMS_PER_CHUNK // (num_persons * num_channels))
-    for t0 in range(0, num_frames, step):
-        t1 = t0 + step
-        _render_chunk(out[t0:t1], keypoints[t0:t1], scores[t0:t1], sigma, with_joints, pairs, eps, cutoff)
+    offsets, a, b, peak = _items(keypoints, scores, num_channels, height * width, with_joints, pairs, eps)
+    if len(a):
+        band2 = 2.0 * sigma**2 * math.log(1.0 / cutoff) if cutoff > 0 else math.inf
+        _draw(out, offsets, a, b, peak, sigma, band2)
     return out
 
 
