@@ -144,11 +144,12 @@ class VideoReader:
         """Decoded frames in presentation order; corrupt packets are counted and skipped.
 
         With ``start_s`` decoding starts at the keyframe at or before that time (indices then come
-        from timestamps, so they match a decode from the start of a constant-rate stream).
+        from timestamps, so they match a decode from the start of a constant-rate stream); the
+        seek also rewinds a reader that has already been read from (``start_s = 0`` included).
         """
         last_index = -1
         consecutive_errors = 0
-        if start_s:
+        if start_s is not None:
             assert self._stream.time_base is not None
             start = self._stream.start_time or 0
             self._container.seek(

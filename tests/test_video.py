@@ -108,3 +108,15 @@ def test_read_frames_seeks_and_matches_a_full_decode(tmp_path: Path, name: str, 
         assert frame.timestamp_s == pytest.approx(everything[frame.index].timestamp_s)
         np.testing.assert_array_equal(frame.rgb, everything[frame.index].rgb)
     assert decoded <= 30, "decoding starts at the keyframe before frame 25, not at frame 0"
+
+
+def test_read_frames_reuses_one_reader_backwards_and_from_frame_0(tmp_path: Path) -> None:
+    path = write_video(tmp_path / "a.mp4", frames=30, fps=10, gop=10)
+    with open(path, "rb") as handle, VideoReader(handle) as reader:
+        later = read_frames(reader, [21, 24])
+        first = read_frames(reader, [0, 3])
+    with open(path, "rb") as handle, VideoReader(handle) as reader:
+        everything = {f.index: f.rgb for f in reader.frames()}
+    assert [f.index for f in later + first] == [21, 24, 0, 3]
+    for frame in later + first:
+        np.testing.assert_array_equal(frame.rgb, everything[frame.index])
