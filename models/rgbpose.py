@@ -235,3 +235,17 @@ def rgbpose_conv3d(
     )
     head = RGBPoseHead(num_classes, (2048, 512), dropout=dropout, init_std=init_std)
     return RGBPoseRecognizer(backbone, head)
+
+
+def fuse_test_scores(rgb_logits: Tensor, pose_logits: Tensor, views: int) -> Tensor:
+    """RGBPose test fusion (REFERENCE.md §2.6): per sample, each stream's softmax is averaged over
+    its ``views`` clips, then the two averages are mixed 1:1 (their mean, so scores stay
+    probabilities; the ranking equals pyskl's 1:1 sum).
+
+    Shapes: two ``(N·views, num_classes)`` logits, a sample's views consecutive → ``(N, num_classes)``.
+    """
+
+    def averaged(logits: Tensor) -> Tensor:
+        return torch.softmax(logits, dim=1).reshape(-1, views, logits.shape[1]).mean(dim=1)
+
+    return (averaged(rgb_logits) + averaged(pose_logits)) / 2

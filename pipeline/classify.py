@@ -1,93 +1,122 @@
 """``ClassifyClips``: per-person clip predictions with Beam ``RunInference``.
 
-Each video's keypoints table is cut into clips per tracked person: windows of ``window_s``
-seconds every ``stride_s`` seconds over the person's rows, kept when they hold at least
-``min_frames`` rows. Only keypoints travel (a few KB per clip); the heatmap views are rendered in
-the model stage, batch by batch, by :class:`PoseClassifierHandler`, which loads the verified
-safetensors checkpoint once per worker. Softmax is averaged over ``num_clips`` test clips × the
-mirrored copy, as in evaluation. Output rows follow ``schemas.tables.CLIP_PREDICTIONS``.
+Clips are cut from each video's keypoints table by :mod:`posebeam.pipeline.clips`. The model
+stage loads the verified safetensors checkpoint once per worker and picks its handler from the
+card's architecture:
+
+- skeleton-only models (:class:`PoseClassifierHandler`): heatmap views are rendered batch by
+  batch; softmax is averaged over ``num_clips`` test clips × the mirrored copy, as in evaluation;
+- ``rgbpose_conv3d`` (:class:`RGBPoseClassifierHandler`, REFERENCE.md §2.6): frames never cross a
+  shuffle. Each clip carries its rows' frame indices and its video's URI, from a side input of
+  the small ``videos`` table; the handler opens each video of a batch once, re-decodes only the
+  frames at the clip's RGB positions (:func:`~posebeam.pipeline.video.read_frames`, from the
+  nearest keyframe) and fuses the two streams' clip-averaged softmax 1:1. A clip whose video
+  cannot be re-read (deleted, moved, corrupt) is skipped with a warning; the job goes on.
+
+Counters (namespace ``posebeam``): ``rgb_frames_read`` (distinct frames a clip's RGB input was
+built from: ``rgb_frames · num_clips`` per clip of at least that many rows),
+``rgb_frames_decoded`` (decoder work, with the frames between a keyframe and the wanted ones) and
+``rgb_clips_skipped``. Output rows follow ``schemas.tables.CLIP_PREDICTIONS``.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
-from typing import Any
+from contextlib import ExitStack
+from typing import Any, Generic, NamedTuple, TypeVar
 
 import apache_beam as beam
+import av.error
 import numpy as np
-import pyarrow as pa
 import torch
+from apache_beam.io.filesystems import FileSystems
 from apache_beam.ml.inference.base import KeyedModelHandler, ModelHandler, PredictionResult, RunInference
 from torch import nn
 
 from posebeam.models.checkpoints import card_path
-from posebeam.models.classifier import load_classifier
-from posebeam.transforms.clip_inputs import ClipSpec, eval_views
+from posebeam.models.classifier import RGBPOSE_ARCHITECTURE, load_classifier
+from posebeam.models.rgbpose import fuse_test_scores
+from posebeam.pipeline.clips import (
+    ClassifyConfig,
+    ClipExample,
+    ClipKey,
+    PersonClip,
+    clip_windows,
+    person_clips,
+)
+from posebeam.pipeline.extract import METRICS_NAMESPACE
+from posebeam.pipeline.video import VideoReader, read_frames
+from posebeam.transforms.clip_inputs import CardSpec, ClipSpec, eval_views
+from posebeam.transforms.rgb_inputs import RGBPoseSpec, rgb_positions, rgbpose_inputs
 
-ClipKey = tuple[str, int, int, int, float, float]
-"""video_id, person_id, start_frame, end_frame (exclusive), start_s, end_s."""
-ClipExample = tuple[np.ndarray, np.ndarray]
-"""keypoints ``(T, 17, 2)`` pixels and scores ``(T, 17)`` of one person's clip."""
+log = logging.getLogger(__name__)
 
+ExampleT = TypeVar("ExampleT")
+SpecT = TypeVar("SpecT", bound=CardSpec)
 
-@dataclass(frozen=True)
-class ClassifyConfig:
-    weights: str
-    window_s: float = 3.0
-    stride_s: float = 1.5
-    min_frames: int = 8
-    num_clips: int = 1
-    flip: bool = True
-    batch_size: int = 4
-
-
-def clip_windows(table: pa.Table, config: ClassifyConfig) -> Iterator[tuple[ClipKey, ClipExample]]:
-    """Sliding windows over each person's rows of one video's ``keypoints`` table."""
-    if table.num_rows == 0:
-        return
-    video_id = table.column("video_id")[0].as_py()
-    person = table.column("person_id").to_numpy()
-    frame = table.column("frame_index").to_numpy()
-    seconds = table.column("timestamp_s").to_numpy()
-    triplets = table.column("keypoints").combine_chunks().flatten().to_numpy().reshape(-1, 17, 3)
-    for person_id in np.unique(person):
-        rows = np.flatnonzero(person == person_id)
-        rows = rows[np.argsort(frame[rows], kind="stable")]
-        t = seconds[rows]
-        start = t[0]
-        while True:
-            inside = rows[(t >= start) & (t < start + config.window_s)]
-            if len(inside) >= config.min_frames:
-                key = (video_id, int(person_id), int(frame[inside[0]]), int(frame[inside[-1]]) + 1,
-                       float(seconds[inside[0]]), float(seconds[inside[-1]]))  # fmt: skip
-                yield key, (triplets[inside, :, :2].copy(), triplets[inside, :, 2].copy())
-            if start + config.window_s >= t[-1]:
-                break
-            start += config.stride_s
+READ_ERRORS = (OSError, ValueError, av.error.FFmpegError)
+"""What re-reading a video may raise: a missing file, no video stream, corrupt data."""
 
 
-class PoseClassifierHandler(ModelHandler[ClipExample, PredictionResult, nn.Module]):
-    """Loads a classifier checkpoint; turns clips into test views and returns class probabilities."""
+class RGBClip(NamedTuple):
+    """A person's clip and the URI of the video to re-read its frames from."""
+
+    clip: PersonClip
+    uri: str
+
+
+class FramesNotFound(ValueError):
+    """The video no longer holds a frame the clip's keypoints came from."""
+
+
+def rgb_clips(
+    table: Any, config: ClassifyConfig, uris: dict[str, list[str]]
+) -> Iterator[tuple[ClipKey, RGBClip]]:
+    """:func:`person_clips` with the URI of their video (the first, sorted, of identical files)."""
+    for key, clip in person_clips(table, config):
+        yield key, RGBClip(clip, min(uris[key[0]]))
+
+
+class _CheckpointHandler(ModelHandler[ExampleT, PredictionResult, nn.Module], Generic[ExampleT, SpecT]):
+    """Loads a classifier checkpoint once per worker and reads its card's ``clip`` spec."""
+
+    spec_type: type[SpecT]
 
     def __init__(self, config: ClassifyConfig) -> None:
         super().__init__()
         self._config = config
-        self._spec: ClipSpec | None = None
+        self._spec: SpecT | None = None
         self._device = "cuda" if torch.cuda.is_available() else "cpu"
 
     def load_model(self) -> nn.Module:
         model, card = load_classifier(self._config.weights, device=self._device)
-        self._spec = ClipSpec.from_card(card["clip"])
+        self._spec = self.spec_type.from_card(card["clip"])
         return model
+
+    @property
+    def spec(self) -> SpecT:
+        assert self._spec is not None, "load_model() reads the clip spec"
+        return self._spec
+
+    def batch_elements_kwargs(self) -> dict[str, int]:
+        return {"min_batch_size": 1, "max_batch_size": self._config.batch_size}
+
+    def get_metrics_namespace(self) -> str:
+        return "posebeam_classifier"
+
+
+class PoseClassifierHandler(_CheckpointHandler[ClipExample, ClipSpec]):
+    """Skeleton-only classifiers: clips → test heatmap views → class probabilities."""
+
+    spec_type = ClipSpec
 
     @torch.no_grad()
     def run_inference(
         self, batch: Sequence[ClipExample], model: nn.Module, inference_args: dict[str, Any] | None = None
     ) -> Iterable[PredictionResult]:
-        assert self._spec is not None, "load_model() reads the clip spec"
-        views = [eval_views(kp, sc, self._spec, num_clips=self._config.num_clips, flip=self._config.flip)
+        views = [eval_views(kp, sc, self.spec, num_clips=self._config.num_clips, flip=self._config.flip)
                  for kp, sc in batch]  # fmt: skip
         logits = model(torch.from_numpy(np.concatenate(views)).to(self._device))
         probabilities = torch.softmax(logits, dim=1).cpu().numpy()
@@ -95,14 +124,81 @@ class PoseClassifierHandler(ModelHandler[ClipExample, PredictionResult, nn.Modul
         for example, lo, hi in zip(batch, bounds[:-1], bounds[1:], strict=True):
             yield PredictionResult(example, probabilities[lo:hi].mean(axis=0), self._config.weights)
 
-    def batch_elements_kwargs(self) -> dict[str, int]:
-        return {"min_batch_size": 1, "max_batch_size": self._config.batch_size}
-
     def get_num_bytes(self, batch: Sequence[ClipExample]) -> int:
         return sum(kp.nbytes + sc.nbytes for kp, sc in batch)
 
-    def get_metrics_namespace(self) -> str:
-        return "posebeam_classifier"
+
+class RGBPoseClassifierHandler(_CheckpointHandler[RGBClip, RGBPoseSpec]):
+    """RGBPose-Conv3D: re-decoded RGB frames + heatmaps → fused probabilities.
+
+    A skipped clip's result has ``inference`` None (the keyed output must keep one result per
+    example); :class:`ClassifyClips` drops it.
+    """
+
+    spec_type = RGBPoseSpec
+
+    def __init__(self, config: ClassifyConfig) -> None:
+        super().__init__(config)
+        counter = beam.metrics.Metrics.counter
+        self._frames_read = counter(METRICS_NAMESPACE, "rgb_frames_read")
+        self._frames_decoded = counter(METRICS_NAMESPACE, "rgb_frames_decoded")
+        self._skipped = counter(METRICS_NAMESPACE, "rgb_clips_skipped")
+
+    @torch.no_grad()
+    def run_inference(
+        self, batch: Sequence[RGBClip], model: nn.Module, inference_args: dict[str, Any] | None = None
+    ) -> Iterable[PredictionResult]:
+        inputs = self._read_inputs(batch)
+        scores: dict[int, np.ndarray] = {}
+        if inputs:
+            rgb, pose = (
+                torch.from_numpy(np.concatenate([x[stream] for x in inputs.values()])).to(self._device)
+                for stream in (0, 1)
+            )
+            fused = fuse_test_scores(*model(rgb, pose), views=self._config.num_clips)
+            scores = dict(zip(inputs, fused.cpu().numpy(), strict=True))
+        for i, example in enumerate(batch):
+            yield PredictionResult(example, scores.get(i), self._config.weights)
+
+    def _read_inputs(self, batch: Sequence[RGBClip]) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+        """``(rgb, pose)`` inputs of the clips whose frames could be re-read, by batch position.
+
+        Each video is opened once per batch; its clips seek within the one reader.
+        """
+        inputs: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        readers: dict[str, VideoReader] = {}
+        with ExitStack() as stack:
+            for i, (clip, uri) in enumerate(batch):
+                try:
+                    if uri not in readers:
+                        fileobj = stack.enter_context(FileSystems.open(uri))
+                        readers[uri] = stack.enter_context(VideoReader(fileobj))
+                    images = self._clip_frames(readers[uri], clip)
+                except READ_ERRORS as err:
+                    self._skipped.inc()
+                    first, last = int(clip.frame_index[0]), int(clip.frame_index[-1])
+                    log.warning("skipping the clip at frames %d-%d of %s: cannot re-read it: %s",
+                                first, last, uri, err)  # fmt: skip
+                    continue
+                num_clips = self._config.num_clips
+                inputs[i] = rgbpose_inputs(images, clip.keypoints, clip.scores, self.spec, num_clips)
+        return inputs
+
+    def _clip_frames(self, reader: VideoReader, clip: PersonClip) -> list[np.ndarray]:
+        """The RGB frames at the clip's RGB positions, in order: only those are asked for."""
+        positions = rgb_positions(len(clip.frame_index), self.spec, self._config.num_clips)
+        wanted = clip.frame_index[positions].tolist()
+        decoded_before = reader.info.frames_decoded
+        frames = {frame.index: frame.rgb for frame in read_frames(reader, sorted(set(wanted)))}
+        self._frames_decoded.inc(reader.info.frames_decoded - decoded_before)
+        self._frames_read.inc(len(frames))
+        missing = sorted(set(wanted) - frames.keys())
+        if missing:
+            raise FramesNotFound(f"frames {missing[:5]} are missing from the video")
+        return [frames[index] for index in wanted]
+
+    def get_num_bytes(self, batch: Sequence[RGBClip]) -> int:
+        return sum(clip.keypoints.nbytes + clip.scores.nbytes for clip, _ in batch)
 
 
 def _prediction_row(key: ClipKey, result: PredictionResult, classes: list[str], model: str) -> dict[str, Any]:
@@ -125,20 +221,36 @@ def _prediction_row(key: ClipKey, result: PredictionResult, classes: list[str], 
 
 
 class ClassifyClips(beam.PTransform):
-    """PCollection of per-video keypoints tables → ``clip_predictions`` rows."""
+    """PCollection of per-video keypoints tables → ``clip_predictions`` rows.
 
-    def __init__(self, config: ClassifyConfig) -> None:
+    ``videos``, the ``videos`` table's PCollection, is needed by ``rgbpose_conv3d`` checkpoints:
+    a side input of its ``video_id → uri`` tells the model stage where to re-read frames.
+    """
+
+    def __init__(self, config: ClassifyConfig, videos: beam.PCollection | None = None) -> None:
         super().__init__()
         self._config = config
         card = json.loads(card_path(config.weights).read_text())
         self._classes: list[str] = card["classes"]
         self._model_name = f"{card['architecture']}@{card['sha256'][:12]}"
+        self._videos = videos
+        self._rgbpose = card["architecture"] == RGBPOSE_ARCHITECTURE
+        if self._rgbpose and videos is None:
+            raise ValueError(f"{config.weights} is an RGBPose model: ClassifyClips needs the videos table")
 
     def expand(self, keypoints: beam.PCollection) -> beam.PCollection:
         config, classes, model = self._config, self._classes, self._model_name
+        if self._rgbpose:
+            assert self._videos is not None
+            uris = self._videos | "VideoUris" >> beam.Map(lambda row: (row["video_id"], row["uri"]))
+            clips = keypoints | "CutClips" >> beam.FlatMap(rgb_clips, config, beam.pvalue.AsMultiMap(uris))
+            handler: ModelHandler = RGBPoseClassifierHandler(config)
+        else:
+            clips = keypoints | "CutClips" >> beam.FlatMap(clip_windows, config)
+            handler = PoseClassifierHandler(config)
         return (
-            keypoints
-            | "CutClips" >> beam.FlatMap(clip_windows, config)
-            | "Classify" >> RunInference(KeyedModelHandler(PoseClassifierHandler(config)))
+            clips
+            | "Classify" >> RunInference(KeyedModelHandler(handler))
+            | "DropSkipped" >> beam.Filter(lambda item: item[1].inference is not None)
             | "ToRows" >> beam.Map(lambda item: _prediction_row(item[0], item[1], classes, model))
         )

@@ -8,7 +8,7 @@ import os
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from posebeam.models.pose_backend import BACKENDS
-from posebeam.pipeline.classify import ClassifyConfig
+from posebeam.pipeline.clips import ClassifyConfig
 from posebeam.pipeline.extract import ExtractConfig
 from posebeam.pipeline.inputs import UsageError
 

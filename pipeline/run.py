@@ -73,7 +73,9 @@ def build(
         "failures": (poses[FAILURES_TAG], unreadable) | "AllFailures" >> beam.Flatten(),
     }
     if classify is not None:
-        tables["clip_predictions"] = poses["keypoints"] | "ClassifyClips" >> ClassifyClips(classify)
+        tables["clip_predictions"] = poses["keypoints"] | "ClassifyClips" >> ClassifyClips(
+            classify, videos=tables["videos"]
+        )
     _ = tables | "WriteTables" >> WriteTables(output, run_id)
     return tables
 

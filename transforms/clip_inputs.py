@@ -13,7 +13,7 @@ Input keypoints are ``(T, K, 2)`` pixels and scores ``(T, K)`` of one person; a 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 
@@ -31,7 +31,25 @@ from posebeam.transforms.pose_transforms import (
 
 
 @dataclass(frozen=True)
-class ClipSpec:
+class CardSpec:
+    """A frozen input spec kept as the model card's ``clip`` entry: its fields plus ``num_channels``
+    (the pose channels the model takes). The one place a spec becomes card JSON and back."""
+
+    @property
+    def num_channels(self) -> int:
+        raise NotImplementedError
+
+    def to_card(self) -> dict[str, Any]:
+        """The model card's ``clip`` entry: these fields plus ``num_channels``."""
+        return {**asdict(self), "num_channels": self.num_channels}
+
+    @classmethod
+    def from_card(cls, clip: dict[str, Any]) -> Self:
+        return cls(**{k: v for k, v in clip.items() if k != "num_channels"})
+
+
+@dataclass(frozen=True)
+class ClipSpec(CardSpec):
     """How a clip becomes a volume; stored in the model card so inference matches training.
 
     ``channels``: ``"joints"`` (C = 17) or ``"limbs"`` (C = 17 limbs of the PYSKL skeleton).
@@ -47,20 +65,13 @@ class ClipSpec:
     def num_channels(self) -> int:
         return COCO17.num_joints if self.channels == "joints" else len(COCO17.limbs)
 
-    def to_card(self) -> dict[str, Any]:
-        """The model card's ``clip`` entry: these fields plus ``num_channels``."""
-        return {**asdict(self), "num_channels": self.num_channels}
-
-    @classmethod
-    def from_card(cls, clip: dict[str, Any]) -> ClipSpec:
-        return cls(**{k: v for k, v in clip.items() if k != "num_channels"})
-
 
 def _limbs(spec: ClipSpec) -> tuple[tuple[int, int], ...] | None:
     return None if spec.channels == "joints" else COCO17.limbs
 
 
-def _prepare(keypoints: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def zero_missing(keypoints: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """float32 copies with the coordinates of joints scoring ≤ 0 set to 0 (PYSKL's "missing")."""
     keypoints = np.asarray(keypoints, dtype=np.float32).copy()
     scores = np.asarray(scores, dtype=np.float32)
     keypoints[scores <= 0] = 0.0
@@ -82,7 +93,7 @@ def _original_shape(keypoints: np.ndarray) -> tuple[int, int]:
 
 def train_volume(keypoints: np.ndarray, scores: np.ndarray, spec: ClipSpec, rng: Rng) -> np.ndarray:
     """One augmented training volume ``(C, clip_len, train_size, train_size)``."""
-    keypoints, scores = _prepare(keypoints, scores)
+    keypoints, scores = zero_missing(keypoints, scores)
     index = uniform_sample_frames(len(keypoints), spec.clip_len, rng=rng)
     keypoints, scores = keypoints[index], scores[index]
     crop = pose_compact(keypoints, _original_shape(keypoints))
@@ -101,7 +112,7 @@ def eval_views(
     keypoints: np.ndarray, scores: np.ndarray, spec: ClipSpec, *, num_clips: int = 10, flip: bool = True
 ) -> np.ndarray:
     """Test views ``(num_clips · (1 + flip), C, clip_len, test_size, test_size)``, deterministic."""
-    keypoints, scores = _prepare(keypoints, scores)
+    keypoints, scores = zero_missing(keypoints, scores)
     crop = pose_compact(keypoints, _original_shape(keypoints))
     size = (spec.test_size, spec.test_size)
     keypoints = resize_keypoints(crop.keypoints, crop.img_shape, size)
