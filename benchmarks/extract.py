@@ -4,6 +4,9 @@
 2. The same frames inside the pipeline: ``run()`` on a clip cut to those frames (decode, pose,
    tracking, Parquet writing, Beam overhead, start-up included).
 3. Storage: Parquet bytes per person-frame of the keypoints table vs raw float32 (x, y, c).
+4. Model stage: the shipped classifier's handler on that keypoints table's clips (views rendered
+   and classified, batch by batch), against the pose stage's time for the same frames
+   (REFERENCE.md §6: the model stages must cost less than the pose stage).
 
     python benchmarks/extract.py [--frames 400] [--max-side 768]
 """
@@ -17,9 +20,12 @@ from pathlib import Path
 
 import av
 
+from posebeam.models.classifier import SHIPPED_CLASSIFIER
 from posebeam.models.pose_backend import create_backend
+from posebeam.pipeline.classify import ClassifyConfig, PoseClassifierHandler, clip_windows
 from posebeam.pipeline.run import run, summarise
 from posebeam.pipeline.sample import cache_dir, fetch_sample
+from posebeam.pipeline.tables import read_table
 from posebeam.pipeline.video import VideoReader
 from posebeam.schemas.tables import NUM_KEYPOINT_VALUES
 
@@ -39,6 +45,18 @@ def cut_clip(source: Path, target: Path, frames: int) -> Path:
             packet.stream = out
             dst.mux(packet)
     return target
+
+
+def model_stage_seconds(output: Path) -> tuple[float, int]:
+    """Seconds the shipped classifier's handler takes over every clip of ``output``'s keypoints."""
+    config = ClassifyConfig(weights=str(SHIPPED_CLASSIFIER))
+    clips = [example for _, example in clip_windows(read_table(str(output), "keypoints"), config)]
+    handler = PoseClassifierHandler(config)
+    model = handler.load_model()
+    start = time.perf_counter()
+    for i in range(0, len(clips), config.batch_size):
+        list(handler.run_inference(clips[i : i + config.batch_size], model))
+    return time.perf_counter() - start, len(clips)
 
 
 def main() -> None:
@@ -70,6 +88,9 @@ def main() -> None:
     parquet_bytes = sum(f.stat().st_size for f in (work / "out" / "keypoints").glob("*.parquet"))
     per_person_frame = parquet_bytes / max(summary.person_frames, 1)
 
+    model_s, num_clips = model_stage_seconds(work / "out")
+    pose_s = len(frames) / alone_fps
+
     print(f"frames: {len(frames)}, persons found by the pose stage alone: {persons}")
     print(f"pose stage alone:      {alone_fps:7.2f} frames/s")
     print(f"inside the pipeline:   {pipeline_fps:7.2f} frames/s  ({summary})")
@@ -77,6 +98,10 @@ def main() -> None:
     print(f"keypoints Parquet:     {per_person_frame:7.1f} B per person-frame (every column)")
     for name, raw in (("raw float32 (x,y,c)", RAW_FLOAT32_BYTES), ("PYSKL raw float16", PYSKL_FLOAT16_BYTES)):
         print(f"{name + ':':22} {raw:7d} B  -> Parquet is {raw / per_person_frame:.2f}x smaller")
+    print(
+        f"model stage:           {model_s:7.2f} s for {num_clips} clips of the shipped classifier"
+        f" = {model_s / pose_s:.2f}x the pose stage's {pose_s:.1f} s"
+    )
 
 
 if __name__ == "__main__":
