@@ -26,10 +26,10 @@ ARCHITECTURES: dict[str, Callable[..., nn.Module]] = {
     "pose_c3d": pose_c3d,
     "pose_x3d": pose_x3d,
 }
-"""Skeleton-only classifiers (``posebeam train classifier --architecture``)."""
+"""Skeleton-only classifiers (``posebeam train classifier --architecture`` takes these and RGBPose)."""
 
 RGBPOSE_ARCHITECTURE = "rgbpose_conv3d"
-"""Two-stream RGBPose-Conv3D (:func:`posebeam.models.rgbpose.rgbpose_conv3d`): loaded, not trained here."""
+"""Two-stream RGBPose-Conv3D (:func:`posebeam.models.rgbpose.rgbpose_conv3d`), trained on video frames."""
 
 SHIPPED_CLASSIFIER = Path(__file__).with_name("weights") / "pose_slowonly_synth.safetensors"
 """The Pose-SlowOnly trained on ``posebeam synth`` data that ``posebeam run`` uses by default."""

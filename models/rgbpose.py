@@ -237,15 +237,17 @@ def rgbpose_conv3d(
     return RGBPoseRecognizer(backbone, head)
 
 
+def clip_averaged_softmax(logits: Tensor, views: int) -> Tensor:
+    """One stream's test score: softmax per view, averaged over each sample's ``views`` consecutive
+    views. ``(N·views, num_classes)`` logits → ``(N, num_classes)`` probabilities."""
+    return torch.softmax(logits, dim=1).reshape(-1, views, logits.shape[1]).mean(dim=1)
+
+
 def fuse_test_scores(rgb_logits: Tensor, pose_logits: Tensor, views: int) -> Tensor:
     """RGBPose test fusion (REFERENCE.md §2.6): per sample, each stream's softmax is averaged over
-    its ``views`` clips, then the two averages are mixed 1:1 (their mean, so scores stay
-    probabilities; the ranking equals pyskl's 1:1 sum).
+    its ``views`` clips (:func:`clip_averaged_softmax`), then the two averages are mixed 1:1 (their
+    mean, so scores stay probabilities; the ranking equals pyskl's 1:1 sum).
 
     Shapes: two ``(N·views, num_classes)`` logits, a sample's views consecutive → ``(N, num_classes)``.
     """
-
-    def averaged(logits: Tensor) -> Tensor:
-        return torch.softmax(logits, dim=1).reshape(-1, views, logits.shape[1]).mean(dim=1)
-
-    return (averaged(rgb_logits) + averaged(pose_logits)) / 2
+    return (clip_averaged_softmax(rgb_logits, views) + clip_averaged_softmax(pose_logits, views)) / 2

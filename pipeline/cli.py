@@ -79,7 +79,9 @@ def _parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", help="train a model on keypoint and label tables")
     train_kinds = train.add_subparsers(dest="model", required=True, parser_class=_Parser)
     add_train_arguments(
-        train_kinds.add_parser("classifier", help="a PoseC3D skeleton action classifier on clip_labels")
+        train_kinds.add_parser(
+            "classifier", help="a PoseC3D or RGBPose-Conv3D action classifier on clip_labels"
+        )
     )
     evaluate = commands.add_parser("evaluate", help="evaluate a trained model on labelled tables")
     evaluate_kinds = evaluate.add_subparsers(dest="model", required=True, parser_class=_Parser)

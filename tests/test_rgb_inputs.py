@@ -5,13 +5,18 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from posebeam.transforms.pose_transforms import uniform_sample_frames
 from posebeam.transforms.rgb_inputs import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
     RGBPoseSpec,
     crop_with_padding,
     normalize,
     resize_image,
     rgb_positions,
     rgbpose_inputs,
+    rgbpose_train_inputs,
+    train_positions,
 )
 
 SPEC = RGBPoseSpec(rgb_size=64)
@@ -81,6 +86,8 @@ def test_spec_round_trips_through_the_model_card() -> None:
     assert card["num_channels"] == 17 and card["rgb_size"] == 64
     assert RGBPoseSpec.from_card(card) == SPEC
     assert SPEC.pose_size == 16 and RGBPoseSpec().pose_size == 56
+    with pytest.raises(ValueError, match="pose_frames must be 4 x rgb_frames, got 32 and 4"):
+        RGBPoseSpec(rgb_frames=4)
 
 
 def _clip(rows: int = 12) -> tuple[np.ndarray, np.ndarray]:
@@ -114,3 +121,74 @@ def test_rgbpose_inputs_need_one_image_per_rgb_position() -> None:
     keypoints, scores = _clip()
     with pytest.raises(ValueError, match="need 16 frames"):
         rgbpose_inputs([np.zeros((100, 120, 3), np.uint8)] * 8, keypoints, scores, SPEC, num_clips=2)
+
+
+def test_train_positions_draw_rgb_then_pose_positions_from_the_same_clip() -> None:
+    rgb, pose = train_positions(40, SPEC, np.random.default_rng(3))
+    assert rgb.shape == (8,) and pose.shape == (32,)
+    assert all(((positions >= 0) & (positions < 40)).all() for positions in (rgb, pose))
+    rng = np.random.default_rng(3)
+    np.testing.assert_array_equal(rgb, uniform_sample_frames(40, 8, rng=rng))
+    np.testing.assert_array_equal(pose, uniform_sample_frames(40, 32, rng=rng))
+
+
+RED, GREEN = (255, 0, 0), (0, 255, 0)
+
+
+def _marked_clip(rows: int = 12) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+    """A 100² grey clip whose left wrist (joint 9) is a red 3×3 spot at (42, 50) and right wrist
+    (joint 10) a green one at (58, 50); the other joints spread over [20, 80]²."""
+    keypoints = np.tile(np.linspace([20.0, 20.0], [80.0, 80.0], 17), (rows, 1, 1)).astype(np.float32)
+    keypoints[:, 9], keypoints[:, 10] = (42, 50), (58, 50)
+    image = np.full((100, 100, 3), 100, dtype=np.uint8)
+    image[49:52, 41:44], image[49:52, 57:60] = RED, GREEN
+    return [image] * SPEC.rgb_frames, keypoints, np.ones((rows, 17), np.float32)
+
+
+def _spot(frame: np.ndarray, colour: tuple[int, int, int]) -> np.ndarray:
+    """``(x, y)`` of the pixel of a normalised ``(3, S, S)`` frame most like ``colour``."""
+    pixels = frame.transpose(1, 2, 0) * IMAGENET_STD + IMAGENET_MEAN
+    distance = np.linalg.norm(pixels - np.array(colour), axis=-1)
+    row, col = np.unravel_index(distance.argmin(), distance.shape)
+    return np.array([col, row], dtype=float)
+
+
+def _peak(heatmap: np.ndarray) -> np.ndarray:
+    row, col = np.unravel_index(heatmap.argmax(), heatmap.shape)
+    return np.array([col, row], dtype=float)
+
+
+def test_train_inputs_keep_frames_and_heatmaps_aligned_under_crop_and_flip() -> None:
+    images, keypoints, scores = _marked_clip()
+    flips = set()
+    for seed in range(8):
+        rng = np.random.default_rng(seed)
+        _, pose_index = train_positions(len(keypoints), SPEC, rng)
+        rgb, pose = rgbpose_train_inputs(images, keypoints, scores, pose_index, SPEC, rng)
+        assert rgb.shape == (3, 8, 64, 64) and pose.shape == (17, 32, 16, 16)
+        red, green = _spot(rgb[:, 0], RED), _spot(rgb[:, 0], GREEN)
+        flipped = bool(red[0] > green[0])  # the red left wrist was left of the green right one
+        flips.add(flipped)
+        left, right = (green, red) if flipped else (red, green)  # a flip swaps the joint labels
+        for t in (0, 31):
+            np.testing.assert_allclose(_peak(pose[9, t]), left * SPEC.pose_scaling, atol=1.0)
+            np.testing.assert_allclose(_peak(pose[10, t]), right * SPEC.pose_scaling, atol=1.0)
+    assert flips == {False, True}, "both flip outcomes are drawn"
+
+
+def test_train_inputs_vary_with_the_rng_and_repeat_with_its_seed() -> None:
+    images, keypoints, scores = _marked_clip()
+
+    def draw(seed: int) -> tuple[np.ndarray, np.ndarray]:
+        rng = np.random.default_rng(seed)
+        _, pose_index = train_positions(len(keypoints), SPEC, rng)
+        return rgbpose_train_inputs(images, keypoints, scores, pose_index, SPEC, rng)
+
+    (rgb_a, pose_a), (rgb_b, pose_b), (rgb_c, _) = draw(0), draw(0), draw(1)
+    np.testing.assert_array_equal(rgb_a, rgb_b)
+    np.testing.assert_array_equal(pose_a, pose_b)
+    assert not np.array_equal(rgb_a, rgb_c), "another seed crops differently"
+    with pytest.raises(ValueError, match="need 8 frames"):
+        rgbpose_train_inputs(
+            images[:4], keypoints, scores, np.arange(32) % 12, SPEC, np.random.default_rng(0)
+        )

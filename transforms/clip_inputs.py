@@ -78,6 +78,14 @@ def zero_missing(keypoints: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray,
     return keypoints, scores
 
 
+def flip_coco17(keypoints: np.ndarray, scores: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """PYSKL ``Flip`` of COCO-17 keypoints ``(..., 17, 2)`` and scores ``(..., 17)`` in a ``width``-px
+    frame: x → width - x, left and right joints swapped."""
+    flipped, flipped_scores = flip_keypoints(keypoints, scores, width, COCO17.flip_index())
+    assert flipped_scores is not None
+    return flipped, flipped_scores
+
+
 def _render(keypoints: np.ndarray, scores: np.ndarray, size: int, spec: ClipSpec) -> np.ndarray:
     volume = render_heatmaps(
         keypoints[:, None], scores[:, None], size, size, sigma=spec.sigma, limbs=_limbs(spec)
@@ -102,9 +110,7 @@ def train_volume(keypoints: np.ndarray, scores: np.ndarray, spec: ClipSpec, rng:
     crop = random_resized_crop(keypoints, shape, rng)
     keypoints = resize_keypoints(crop.keypoints, crop.img_shape, (spec.train_size, spec.train_size))
     if rng.random() < 0.5:
-        flipped, flipped_scores = flip_keypoints(keypoints, scores, spec.train_size, COCO17.flip_index())
-        assert flipped_scores is not None
-        keypoints, scores = flipped, flipped_scores
+        keypoints, scores = flip_coco17(keypoints, scores, spec.train_size)
     return _render(keypoints, scores, spec.train_size, spec)
 
 

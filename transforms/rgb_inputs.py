@@ -1,4 +1,4 @@
-"""RGBPose-Conv3D test inputs: one person's clip → an RGB volume and pose heatmaps (REFERENCE.md §2.6).
+"""RGBPose-Conv3D inputs: one person's clip → an RGB volume and pose heatmaps (REFERENCE.md §2.6).
 
 pyskl's ``configs/rgbpose_conv3d/rgbpose_conv3d.py`` test pipeline, step by step:
 
@@ -16,6 +16,14 @@ pyskl's ``configs/rgbpose_conv3d/rgbpose_conv3d.py`` test pipeline, step by step
 6. ``Normalize``: ImageNet mean/std on RGB channels (:func:`normalize`);
 7. ``FormatShape``: ``(num_clips, 3, rgb_frames, S, S)`` and ``(num_clips, 17, pose_frames, s, s)``.
 
+The train pipeline (:func:`train_positions`, then :func:`rgbpose_train_inputs`) differs in steps
+1 and 4: ``MMUniformSampleFrames`` in train mode draws the RGB positions, then the pose positions,
+at random from the same clip (one clip; the frames to decode are still known before decoding);
+after the compact box, frames and keypoints are resized to a square of ``rgb_size·256/224``, cut
+by one ``RandomResizedCrop`` box (area 0.56–1), resized to ``rgb_size`` and, with p = 0.5,
+mirrored (frames flipped left–right, keypoints ``x → S - x`` with COCO-17's left/right joints
+swapped). Steps 5–7 are the same, without the clip axis.
+
 Keypoints are ``(T, K, 2)`` pixels of the decoded frame and scores ``(T, K)``; frames are RGB
 uint8 ``(H, W, 3)``.
 """
@@ -29,14 +37,24 @@ import cv2
 import numpy as np
 
 from posebeam.schemas.layouts import COCO17
-from posebeam.transforms.clip_inputs import CardSpec, zero_missing
+from posebeam.transforms.clip_inputs import CardSpec, flip_coco17, zero_missing
 from posebeam.transforms.heatmaps import render_heatmaps
-from posebeam.transforms.pose_transforms import pose_compact, resize_keypoints, uniform_sample_frames
+from posebeam.transforms.pose_transforms import (
+    Rng,
+    pose_compact,
+    random_resized_crop,
+    resize_keypoints,
+    uniform_sample_frames,
+)
 
 IMAGENET_MEAN = np.array([123.675, 116.28, 103.53], dtype=np.float32)
 """RGB mean of pyskl's ``img_norm_cfg`` (0–255 scale)."""
 IMAGENET_STD = np.array([58.395, 57.12, 57.375], dtype=np.float32)
 """RGB standard deviation of pyskl's ``img_norm_cfg`` (0–255 scale)."""
+SPEED_RATIO = 4
+"""Pose frames per RGB frame: the model's lateral connections stride time by 4."""
+TRAIN_RESIZE = 256 / 224
+"""The train pipeline's ``Resize((256, 256))`` before the 224² crop, as a multiple of ``rgb_size``."""
 
 
 @dataclass(frozen=True)
@@ -53,6 +71,13 @@ class RGBPoseSpec(CardSpec):
     pose_frames: int = 32
     pose_scaling: float = 0.25
     sigma: float = 0.7
+
+    def __post_init__(self) -> None:
+        if self.pose_frames != SPEED_RATIO * self.rgb_frames:
+            raise ValueError(
+                f"pose_frames must be {SPEED_RATIO} x rgb_frames, "
+                f"got {self.pose_frames} and {self.rgb_frames}"
+            )
 
     @property
     def num_channels(self) -> int:
@@ -98,6 +123,28 @@ def normalize(images: np.ndarray) -> np.ndarray:
     return (np.asarray(images, dtype=np.float32) - IMAGENET_MEAN) / IMAGENET_STD
 
 
+def _crop_and_resize(
+    images: Sequence[np.ndarray] | np.ndarray, box: tuple[int, int, int, int], size: int
+) -> np.ndarray:
+    """Each ``(H, W, 3)`` image cut to ``box`` (zeros outside it), then resized: ``(F, size, size, 3)``."""
+    return np.stack([resize_image(crop_with_padding(image, box), size) for image in images])
+
+
+def _stream_inputs(
+    frames: np.ndarray, keypoints: np.ndarray, scores: np.ndarray, spec: RGBPoseSpec, num_clips: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Steps 5–7: ``(F, S, S, 3)`` uint8 frames and ``(P, K, 2)`` keypoints in their pixels, ``(P, K)``
+    scores → normalised ``(num_clips, 3, rgb_frames, S, S)`` and heatmaps ``(num_clips, K,
+    pose_frames, s, s)``."""
+    size = spec.rgb_size
+    rgb = normalize(frames).reshape(num_clips, spec.rgb_frames, size, size, 3).transpose(0, 4, 1, 2, 3)
+    grid = spec.pose_size
+    pose_xy = keypoints * np.float32(spec.pose_scaling)
+    heatmaps = render_heatmaps(pose_xy[:, None], scores[:, None], grid, grid, sigma=spec.sigma)
+    pose = heatmaps.reshape(num_clips, spec.pose_frames, -1, grid, grid).transpose(0, 2, 1, 3, 4)
+    return np.ascontiguousarray(rgb), np.ascontiguousarray(pose)
+
+
 def rgbpose_inputs(
     images: Sequence[np.ndarray],
     keypoints: np.ndarray,
@@ -105,7 +152,7 @@ def rgbpose_inputs(
     spec: RGBPoseSpec,
     num_clips: int = 1,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """One person's clip → ``(rgb, pose)``, float32, deterministic.
+    """One person's clip → test inputs ``(rgb, pose)``, float32, deterministic.
 
     Inputs: ``images``, the RGB uint8 frames ``(H, W, 3)`` at ``rgb_positions(T, spec,
     num_clips)`` in that order; ``keypoints`` ``(T, K, 2)`` pixels of those frames and
@@ -118,11 +165,51 @@ def rgbpose_inputs(
         raise ValueError(f"need {num_clips * spec.rgb_frames} frames, got {len(images)}")
     pose_index = uniform_sample_frames(len(keypoints), spec.pose_frames, num_clips=num_clips, test_mode=True)
     crop = pose_compact(keypoints[pose_index], images[0].shape[:2])
+    frames = _crop_and_resize(images, crop.box, spec.rgb_size)
     size = (spec.rgb_size, spec.rgb_size)
-    frames = np.stack([resize_image(crop_with_padding(image, crop.box), spec.rgb_size) for image in images])
-    rgb = normalize(frames).reshape(num_clips, spec.rgb_frames, *size, 3).transpose(0, 4, 1, 2, 3)
-    pose_xy = resize_keypoints(crop.keypoints, crop.img_shape, size) * np.float32(spec.pose_scaling)
-    grid = spec.pose_size
-    heatmaps = render_heatmaps(pose_xy[:, None], scores[pose_index][:, None], grid, grid, sigma=spec.sigma)
-    pose = heatmaps.reshape(num_clips, spec.pose_frames, -1, grid, grid).transpose(0, 2, 1, 3, 4)
-    return np.ascontiguousarray(rgb), np.ascontiguousarray(pose)
+    resized = resize_keypoints(crop.keypoints, crop.img_shape, size)
+    return _stream_inputs(frames, resized, scores[pose_index], spec, num_clips)
+
+
+def train_positions(num_rows: int, spec: RGBPoseSpec, rng: Rng) -> tuple[np.ndarray, np.ndarray]:
+    """``MMUniformSampleFrames`` in train mode: ``(rgb_frames,)`` RGB positions, then ``(pose_frames,)``
+    pose positions, each drawn from ``rng`` over the same clip's ``num_rows`` keypoint rows.
+
+    Decode the frames at the RGB positions and pass the pose positions to
+    :func:`rgbpose_train_inputs` with the same ``rng``.
+    """
+    rgb = uniform_sample_frames(num_rows, spec.rgb_frames, rng=rng)
+    return rgb, uniform_sample_frames(num_rows, spec.pose_frames, rng=rng)
+
+
+def rgbpose_train_inputs(
+    images: Sequence[np.ndarray],
+    keypoints: np.ndarray,
+    scores: np.ndarray,
+    pose_index: np.ndarray,
+    spec: RGBPoseSpec,
+    rng: Rng,
+) -> tuple[np.ndarray, np.ndarray]:
+    """One augmented training clip → ``(rgb (3, rgb_frames, S, S), pose (K, pose_frames, s, s))``.
+
+    Inputs: ``images``, the ``rgb_frames`` RGB uint8 frames ``(H, W, 3)`` at the RGB positions of
+    :func:`train_positions`, in order; ``keypoints`` ``(T, K, 2)`` pixels and ``scores`` ``(T,
+    K)`` of all the clip's rows; ``pose_index`` the pose positions. One crop box and one flip
+    draw (from ``rng``) apply to the frames and the keypoints alike.
+    """
+    if len(images) != spec.rgb_frames:
+        raise ValueError(f"need {spec.rgb_frames} frames, got {len(images)}")
+    keypoints, scores = zero_missing(keypoints, scores)
+    keypoints, scores = keypoints[pose_index], scores[pose_index]
+    crop = pose_compact(keypoints, images[0].shape[:2])
+    side = round(spec.rgb_size * TRAIN_RESIZE)
+    frames = _crop_and_resize(images, crop.box, side)
+    keypoints = resize_keypoints(crop.keypoints, crop.img_shape, (side, side))
+    crop = random_resized_crop(keypoints, (side, side), rng)
+    frames = _crop_and_resize(frames, crop.box, spec.rgb_size)
+    keypoints = resize_keypoints(crop.keypoints, crop.img_shape, (spec.rgb_size, spec.rgb_size))
+    if rng.random() < 0.5:
+        frames = frames[:, :, ::-1]
+        keypoints, scores = flip_coco17(keypoints, scores, spec.rgb_size)
+    rgb, pose = _stream_inputs(frames, keypoints, scores, spec, num_clips=1)
+    return rgb[0], pose[0]
