@@ -224,3 +224,17 @@ def test_threads_render_independently() -> None:
             got = list(pool.map(lambda args: render_pose_volume(*args, 64, 64), inputs))
             for a, b in zip(got, expected, strict=True):
                 np.testing.assert_array_equal(a, b)
+
+
+def test_nearly_flat_limb_is_drawn_whole() -> None:
+    # A vertical extent of 1e-38 px makes the band's half-width huge (regression: it overflowed
+    # int64 in the compiled kernel and the limb vanished).
+    for b in ((0.0, 1.1754944e-38), (12.0, 5.0 + 1e-6)):
+        a = (1.0, 0.0) if b[0] == 0.0 else (2.0, 5.0)
+        size = 1 if b[0] == 0.0 else 16
+        keypoints = np.array([a, b], dtype=np.float32).reshape(1, 1, 2, 2)
+        scores = np.ones((1, 1, 2), dtype=np.float32)
+        expected = render_loop(keypoints, scores, size, size, limbs=[(0, 1)], with_joints=False)
+        banded = render_heatmaps(keypoints, scores, size, size, limbs=[(0, 1)])
+        assert expected.max() == pytest.approx(1.0)
+        assert np.abs(banded - expected).max() <= 1e-5

@@ -14,13 +14,13 @@ What is drawn, exactly as PYSKL draws it (σ in pixels, ``int`` truncating towar
   below ``eps``; a limb shorter than 1 px (``|ab|² < 1``) is drawn as joint ``a`` with ``score_a``;
 - persons are merged into a channel with an elementwise max.
 
-How: numpy gathers every joint and limb to draw (a joint is a segment of length 0) with its
-window; a compiled kernel (numba) walks each item's window row by row and writes the squared
-distance of every pixel of the row's span; numpy takes one vectorised ``exp`` over all of them;
-a second compiled loop max-merges the rows, times their peaks, into the volume. A limb's span on
-a row is the band within ``σ·sqrt(2·ln(1/cutoff))`` of its line (the whole window row when
-``cutoff`` is 0); joints always use the whole window. Non-finite coordinates are skipped (PYSKL
-would raise). PYSKL's ``scaling`` is left to the caller: scale the keypoints and the grid.
+How: a compiled kernel (numba) takes every joint and limb to draw (a joint is a segment of length
+0) and walks its window row by row, writing the squared distance of every pixel of the row's
+span; numpy takes one vectorised ``exp`` over all of them; a second compiled loop max-merges the
+rows, times their peaks, into the volume. A limb's span on a row is the band within
+``σ·sqrt(2·ln(1/cutoff))`` of its line (the whole window row when ``cutoff`` is 0); joints always
+use the whole window. Non-finite coordinates are skipped (PYSKL would raise). PYSKL's
+``scaling`` is left to the caller: scale the keypoints and the grid.
 benchmarks/heatmaps.py measures this against a PYSKL-style loop.
 """
 
@@ -44,78 +44,110 @@ LIMB_CUTOFF = 1e-6
 _TRUNC_LIMIT = 2.0**30
 _PIXELS_PER_PASS = 1 << 20  # squared distances buffered between the kernel and the exp (4 MiB)
 
-# Float flags that keep inf/NaN semantics (the inputs are finite; the band test uses inf).
+# Fast-math flags without nnan/ninf: the kernel tests coordinates for NaN and inf, the band for inf.
 _FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
 
 
-def _trunc(values: np.ndarray) -> np.ndarray:
-    """Python's ``int()`` elementwise: truncation toward zero, as int64 (huge values clipped)."""
-    return np.trunc(np.clip(values, -_TRUNC_LIMIT, _TRUNC_LIMIT)).astype(np.int64)
+@numba.njit(cache=True, nogil=True)
+def _window(lo: float, hi: float, three_sigma: float, size: int) -> tuple[int, int]:
+    """PYSKL's window ``[max(int(lo - 3σ), 0), min(int(hi + 3σ) + 1, size))``, empty if reversed.
 
-
-def _windows(lo: np.ndarray, hi: np.ndarray, size: int, sigma: float) -> tuple[np.ndarray, np.ndarray]:
-    """PYSKL's window ``[max(int(lo - 3σ), 0), min(int(hi + 3σ) + 1, size))`` along one axis.
-
-    ``lo - 3 * sigma`` keeps the coordinates' dtype (float32 stays float32), as in PYSKL.
+    ``lo - three_sigma`` is computed in the coordinates' dtype (float32 stays float32), as in
+    PYSKL; huge values are clipped before ``int`` truncates toward zero.
     """
-    return np.maximum(_trunc(lo - 3 * sigma), 0), np.minimum(_trunc(hi + 3 * sigma) + 1, size)
+    start = max(int(min(max(lo - three_sigma, -_TRUNC_LIMIT), _TRUNC_LIMIT)), 0)
+    end = min(int(min(max(hi + three_sigma, -_TRUNC_LIMIT), _TRUNC_LIMIT)) + 1, size)
+    return start, max(end, start)
 
 
 @numba.njit(cache=True, nogil=True, fastmath=_FASTMATH)
 def _trace_rows(
     first: int,
-    a: np.ndarray,
-    b: np.ndarray,
-    windows: np.ndarray,
-    offsets: np.ndarray,
-    width: int,
+    keypoints: np.ndarray,
+    scores: np.ndarray,
+    limbs: np.ndarray,
+    with_joints: bool,
+    eps: float,
+    three_sigma: float,
+    shape: tuple[int, int, int],
     band2: float,
     row_start: np.ndarray,
     row_length: np.ndarray,
-    row_item: np.ndarray,
+    row_peak: np.ndarray,
     d2: np.ndarray,
 ) -> tuple[int, int, int]:
-    """Squared distances to segment ``a[k]``–``b[k]`` over the window rows of items ``first``, ….
+    """Squared distances to each item's segment over its window rows, items ``first``, ….
 
-    ``windows[k]`` is ``(st_x, ed_x, st_y, ed_y)``, ``offsets[k]`` the flat index of the item's
-    channel. For each non-empty row span, ``row_start`` gets the flat index of its first pixel,
-    ``row_length`` its length and ``row_item`` the item; ``d2`` gets one value per pixel, rows
-    back to back. A segment with ``b[k, 1] != a[k, 1]`` is evaluated only where the distance to its
-    line may be below ``sqrt(band2)``. Stops before the first item that might not fit in the
-    buffers; returns ``(next item, rows, pixels)``.
+    Items are numbered ``(frame · M + person) · C + channel`` over ``keypoints`` ``(T, M, K, 2)``
+    and the ``shape`` ``(C, H, W)`` of a frame's volume; a joint is a segment of length 0, a limb
+    shorter than 1 px is joint a with score a. For each non-empty row span, ``row_start`` gets the
+    flat index of its first pixel in the ``(T, C, H, W)`` volume, ``row_length`` its length and
+    ``row_peak`` the item's peak; ``d2`` gets one value per pixel, rows back to back. A segment
+    with a vertical extent is evaluated only where the distance to its line may be below
+    ``sqrt(band2)``. Stops before the first item that might not fit in the buffers; returns
+    ``(next item, rows, pixels)``.
     """
+    num_persons, num_joints = keypoints.shape[1], keypoints.shape[2]
+    num_channels, height, width = shape
+    first_limb = num_joints if with_joints else 0
     rows = pixels = 0
-    for k in range(first, len(a)):
-        st_x, ed_x, st_y, ed_y = windows[k]
+    for item in range(first, keypoints.shape[0] * num_persons * num_channels):
+        frame_person, channel = divmod(item, num_channels)
+        t, m = divmod(frame_person, num_persons)
+        if channel < first_limb:
+            ja = jb = channel
+            peak = scores[t, m, ja]
+        else:
+            ja, jb = limbs[channel - first_limb, 0], limbs[channel - first_limb, 1]
+            peak = min(scores[t, m, ja], scores[t, m, jb])
+        ax, ay, bx, by = (
+            keypoints[t, m, ja, 0],
+            keypoints[t, m, ja, 1],
+            keypoints[t, m, jb, 0],
+            keypoints[t, m, jb, 1],
+        )
+        if not (
+            peak >= eps
+            and math.isfinite(ax)
+            and math.isfinite(ay)
+            and math.isfinite(bx)
+            and math.isfinite(by)
+        ):
+            continue
+        if ja != jb and (ax - bx) ** 2 + (ay - by) ** 2 < 1:  # PYSKL draws it as joint a
+            bx, by, peak = ax, ay, scores[t, m, ja]
+        st_x, ed_x = _window(min(ax, bx), max(ax, bx), three_sigma, width)
+        st_y, ed_y = _window(min(ay, by), max(ay, by), three_sigma, height)
         if rows + (ed_y - st_y) > len(row_start) or pixels + (ed_y - st_y) * (ed_x - st_x) > len(d2):
-            return k, rows, pixels
-        ax, ay = a[k, 0], a[k, 1]
-        vx, vy = b[k, 0] - ax, b[k, 1] - ay
+            return item, rows, pixels
+        offset = (t * num_channels + channel) * height * width
+        x0, y0 = np.float64(ax), np.float64(ay)  # distances in float64 (float() keeps float32)
+        vx, vy = np.float64(bx) - x0, np.float64(by) - y0
         length2 = vx * vx + vy * vy
         inv_length2 = 1.0 / length2 if length2 > 0 else 0.0
         banded = vy != 0.0 and band2 < math.inf
         half = math.sqrt(band2 * length2) / abs(vy) if banded else 0.0
         for j in range(st_y, ed_y):
-            dy = j - ay
+            dy = j - y0
             lo, hi = st_x, ed_x
-            if banded:  # the span of the row within the band around the line
-                centre = ax + dy * vx / vy
-                lo = int(min(max(math.ceil(centre - half), st_x), ed_x))
-                hi = int(min(max(math.floor(centre + half) + 1, st_x), ed_x))
+            if banded:  # the span of the row within the band around the line, clamped
+                centre = x0 + dy * vx / vy  # before ceil/floor turn it into int64 (a nearly
+                lo = math.ceil(min(max(centre - half, st_x), ed_x))  # flat limb has a huge half)
+                hi = math.floor(min(max(centre + half, st_x - 1), ed_x - 1)) + 1
             if hi <= lo:
                 continue
             along = dy * vy
             for q in range(hi - lo):
-                dx = lo + q - ax
-                t = min(max((dx * vx + along) * inv_length2, 0.0), 1.0)  # nearest point a + t·v
-                ex, ey = dx - t * vx, dy - t * vy
+                dx = lo + q - x0
+                s = min(max((dx * vx + along) * inv_length2, 0.0), 1.0)  # nearest point a + s·v
+                ex, ey = dx - s * vx, dy - s * vy
                 d2[pixels + q] = ex * ex + ey * ey
-            row_start[rows] = offsets[k] + j * width + lo
+            row_start[rows] = offset + j * width + lo
             row_length[rows] = hi - lo
-            row_item[rows] = k
+            row_peak[rows] = peak
             rows += 1
             pixels += hi - lo
-    return len(a), rows, pixels
+    return keypoints.shape[0] * num_persons * num_channels, rows, pixels
 
 
 @numba.njit(cache=True, nogil=True, fastmath=_FASTMATH)
@@ -123,15 +155,14 @@ def _merge_rows(
     flat: np.ndarray,
     row_start: np.ndarray,
     row_length: np.ndarray,
-    row_item: np.ndarray,
-    peak: np.ndarray,
+    row_peak: np.ndarray,
     gauss: np.ndarray,
     rows: int,
 ) -> None:
-    """``flat[row pixels] = max(flat[row pixels], gauss[...] · peak[item])`` for the first ``rows``."""
+    """``flat[row pixels] = max(flat[row pixels], gauss[...] · peak)`` for the first ``rows``."""
     p = 0
     for r in range(rows):
-        start, value = row_start[r], peak[row_item[r]]
+        start, value = row_start[r], row_peak[r]
         for q in range(row_length[r]):
             flat[start + q] = max(flat[start + q], gauss[p + q] * value)
         p += row_length[r]
@@ -145,89 +176,10 @@ def _scratch(pixels: int, rows: int) -> tuple[np.ndarray, np.ndarray, np.ndarray
     page faults on every call (Beam runs bundles on several threads, hence one set per thread)."""
     buffers = getattr(_SCRATCH, "buffers", None)
     if buffers is None or len(buffers[3]) < pixels or len(buffers[0]) < rows:
-        row_buffers = [np.empty(rows, np.int64) for _ in range(3)]
-        buffers = (*row_buffers, np.empty(pixels, np.float32))
+        buffers = (np.empty(rows, np.int64), np.empty(rows, np.int64), np.empty(rows, np.float32),
+                   np.empty(pixels, np.float32))  # fmt: skip
         _SCRATCH.buffers = buffers
     return buffers
-
-
-def _draw(
-    out: np.ndarray,
-    offsets: np.ndarray,
-    a: np.ndarray,
-    b: np.ndarray,
-    peak: np.ndarray,
-    sigma: float,
-    band2: float,
-) -> None:
-    """Max-merge segments ``a``–``b`` (``(N, 2)`` pixels, points where equal) into ``out``.
-
-    ``offsets`` (N,) flat index of each item's channel in ``out`` ``(T, C, H, W)``; ``peak`` (N,).
-    """
-    height, width = out.shape[-2:]
-    lo, hi = np.minimum(a, b), np.maximum(a, b)
-    st_x, ed_x = _windows(lo[:, 0], hi[:, 0], width, sigma)
-    st_y, ed_y = _windows(lo[:, 1], hi[:, 1], height, sigma)
-    ed_x, ed_y = np.maximum(ed_x, st_x), np.maximum(ed_y, st_y)  # empty windows stay empty
-    windows = np.stack([st_x, ed_x, st_y, ed_y], axis=1)
-    capacity = max(_PIXELS_PER_PASS, int(((ed_x - st_x) * (ed_y - st_y)).max()))
-    row_start, row_length, row_item, d2 = _scratch(capacity, capacity // 4 + height)
-    a, b = a.astype(np.float64), b.astype(np.float64)
-    peak = peak.astype(np.float32)
-    flat = out.reshape(-1)
-    scale = np.float32(-0.5 / sigma**2)
-    first = 0
-    while first < len(a):
-        first, rows, pixels = _trace_rows(
-            first, a, b, windows, offsets, width, band2, row_start, row_length, row_item, d2
-        )
-        gauss = d2[:pixels]
-        gauss *= scale
-        np.exp(gauss, out=gauss)
-        _merge_rows(flat, row_start, row_length, row_item, peak, gauss, rows)
-
-
-def _items(
-    keypoints: np.ndarray,
-    scores: np.ndarray,
-    num_channels: int,
-    hw: int,
-    with_joints: bool,
-    limbs: np.ndarray,
-    eps: float,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Everything to draw: channel offsets, segment ends ``a``, ``b`` (equal for joints), peaks."""
-    num_frames, num_persons, num_joints, _ = keypoints.shape
-    frame_base = (np.arange(num_frames) * num_channels)[:, None, None]
-    finite = np.isfinite(keypoints).all(axis=-1)
-    channels, starts, ends, peaks = [], [], [], []
-    if with_joints:
-        drawn = (scores >= eps) & finite
-        channels.append(np.broadcast_to(frame_base + np.arange(num_joints), scores.shape)[drawn])
-        starts.append(keypoints[drawn])
-        ends.append(keypoints[drawn])
-        peaks.append(scores[drawn])
-    if len(limbs):
-        first_limb = num_joints if with_joints else 0
-        channel = np.broadcast_to(
-            frame_base + first_limb + np.arange(len(limbs)), (num_frames, num_persons, len(limbs))
-        )
-        a, b = keypoints[:, :, limbs[:, 0]], keypoints[:, :, limbs[:, 1]]
-        score_a = scores[:, :, limbs[:, 0]]
-        value = np.minimum(score_a, scores[:, :, limbs[:, 1]])
-        drawn = (value >= eps) & finite[:, :, limbs[:, 0]] & finite[:, :, limbs[:, 1]]
-        short = drawn & ((a[..., 0] - b[..., 0]) ** 2 + (a[..., 1] - b[..., 1]) ** 2 < 1)
-        long = drawn & ~short
-        channels += [channel[short], channel[long]]  # PYSKL draws a limb shorter than 1 px as joint a
-        starts += [a[short], a[long]]
-        ends += [a[short], b[long]]
-        peaks += [score_a[short], value[long]]
-    return (
-        np.concatenate(channels) * hw,
-        np.concatenate(starts),
-        np.concatenate(ends),
-        np.concatenate(peaks),
-    )
 
 
 def render_heatmaps(
@@ -263,9 +215,12 @@ def render_heatmaps(
         float32 ``(T, C, height, width)``: joint channels, then limb channels.
     """
     keypoints = np.asarray(keypoints)
-    if not np.issubdtype(keypoints.dtype, np.floating):
+    if keypoints.dtype not in (np.float32, np.float64):
         keypoints = keypoints.astype(np.float64)
     scores = np.asarray(scores)
+    if scores.dtype not in (np.float32, np.float64):
+        scores = scores.astype(np.float64)
+    keypoints, scores = np.ascontiguousarray(keypoints), np.ascontiguousarray(scores)
     if keypoints.ndim != 4 or keypoints.shape[-1] != 2 or scores.shape != keypoints.shape[:3]:
         raise ValueError(
             f"need keypoints (T, M, K, 2) and scores (T, M, K), got {keypoints.shape}, {scores.shape}"
@@ -282,10 +237,21 @@ def render_heatmaps(
     out = np.zeros((num_frames, num_channels, height, width), dtype=np.float32)
     if not (num_persons and num_channels and height > 0 and width > 0):
         return out
-    offsets, a, b, peak = _items(keypoints, scores, num_channels, height * width, with_joints, pairs, eps)
-    if len(a):
-        band2 = 2.0 * sigma**2 * math.log(1.0 / cutoff) if cutoff > 0 else math.inf
-        _draw(out, offsets, a, b, peak, sigma, band2)
+    capacity = max(_PIXELS_PER_PASS, height * width)
+    row_start, row_length, row_peak, d2 = _scratch(capacity, capacity // 4 + height)
+    band2 = 2.0 * sigma**2 * math.log(1.0 / cutoff) if cutoff > 0 else math.inf
+    three_sigma = keypoints.dtype.type(3 * sigma)  # PYSKL's window arithmetic keeps the dtype
+    scale = np.float32(-0.5 / sigma**2)
+    flat, first, total = out.reshape(-1), 0, num_frames * num_persons * num_channels
+    while first < total:
+        first, rows, pixels = _trace_rows(
+            first, keypoints, scores, pairs, with_joints, eps, three_sigma, out.shape[1:], band2,
+            row_start, row_length, row_peak, d2,
+        )  # fmt: skip
+        gauss = d2[:pixels]
+        gauss *= scale
+        np.exp(gauss, out=gauss)
+        _merge_rows(flat, row_start, row_length, row_peak, gauss, rows)
     return out
 
 
