@@ -5,8 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 
+from posebeam.models.checkpoints import save_checkpoint
 from posebeam.models.pose_backend import BACKENDS
+from posebeam.models.rgbpose import rgbpose_conv3d
+from posebeam.schemas.layouts import COCO17
+from posebeam.transforms.rgb_inputs import RGBPoseSpec
 
 BACKENDS.setdefault("shapes", "shapes_backend:ShapesBackend")
 
@@ -37,3 +42,18 @@ def assert_one_line_usage_error(argv: list[str], message: str, capsys: pytest.Ca
     err = capsys.readouterr().err
     assert message in err
     assert err.count("\n") == 1, err
+
+
+RGBPOSE_CLASSES = ["clap", "jump", "sit", "stand", "walk", "wave"]
+
+
+@pytest.fixture(scope="session")
+def rgbpose_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A randomly initialised ``rgbpose_conv3d`` checkpoint at 8 RGB frames of 64², 32 heatmap
+    frames of 16², saved with its model card."""
+    torch.manual_seed(0)
+    model = rgbpose_conv3d(num_classes=len(RGBPOSE_CLASSES))
+    weights = tmp_path_factory.mktemp("rgbpose") / "rgbpose_conv3d.safetensors"
+    card = {"architecture": "rgbpose_conv3d", "classes": RGBPOSE_CLASSES, "layout": COCO17.name}
+    save_checkpoint(model.state_dict(), weights, {**card, "clip": RGBPoseSpec(rgb_size=64).to_card()})
+    return weights

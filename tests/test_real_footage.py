@@ -6,12 +6,16 @@ access to the Debian mirror and no cached copy, these tests are skipped.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 from synth_video import write_broken_inputs
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from extract import cut_clip
 
 from posebeam.pipeline.cli import main
 from posebeam.pipeline.sample import SampleUnavailable, cache_dir, fetch_sample
@@ -60,3 +64,22 @@ def test_street_clip_with_broken_neighbours_through_posebeam_run(street_clip: Pa
     confident = triplets[..., 2].min(axis=1) > 0.5
     shoulders, hips, ankles = (triplets[confident][:, j, 1] for j in (5, 11, 15))
     assert (shoulders < hips).mean() > 0.95 and (hips < ankles).mean() > 0.95
+
+
+def test_rgbpose_stage_re_decodes_the_street_clip(
+    street_clip: Path, rgbpose_weights: Path, tmp_path: Path
+) -> None:
+    # 60 frames (6 s) of real footage, the default backend, a (random) RGBPose checkpoint: the
+    # model stage re-opens the clip and re-decodes its frames.
+    folder = tmp_path / "archive"
+    cut_clip(street_clip, folder / street_clip.name, 60)
+    out = tmp_path / "out"
+
+    assert main(["run", str(folder), str(out), "--classifier", str(rgbpose_weights)]) == 0
+
+    keypoints = pd.read_parquet(out / "keypoints")
+    predictions = pd.read_parquet(out / "clip_predictions")
+    assert len(predictions) >= 2, "several walkers are tracked for a clip window"
+    assert set(predictions.person_id) <= set(keypoints.person_id)
+    assert predictions.model.str.startswith("rgbpose_conv3d@").all()
+    assert predictions.score.between(0, 1).all()

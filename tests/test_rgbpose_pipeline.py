@@ -20,33 +20,18 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.runners.runner import PipelineResult
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
-from conftest import BEAM_TEST_OPTIONS
+from conftest import BEAM_TEST_OPTIONS, RGBPOSE_CLASSES
 from scipy.special import softmax
 from synth_video import write_video
 from torch import Tensor, nn
 
-from posebeam.models.checkpoints import save_checkpoint
-from posebeam.models.rgbpose import rgbpose_conv3d
 from posebeam.pipeline.classify import ClassifyClips, RGBClip, RGBPoseClassifierHandler
 from posebeam.pipeline.clips import ClassifyConfig, PersonClip, clip_windows
 from posebeam.pipeline.extract import METRICS_NAMESPACE
 from posebeam.pipeline.run import run
-from posebeam.schemas.layouts import COCO17
 from posebeam.schemas.tables import KEYPOINTS
-from posebeam.transforms.rgb_inputs import RGBPoseSpec
 
-CLASSES = ["clap", "jump", "sit", "stand", "walk", "wave"]
 WINDOW = {"window_s": 1.0, "stride_s": 0.5}
-
-
-@pytest.fixture(scope="module")
-def rgbpose_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    torch.manual_seed(0)
-    model = rgbpose_conv3d(num_classes=len(CLASSES))
-    weights = tmp_path_factory.mktemp("rgbpose") / "rgbpose_conv3d.safetensors"
-    card = {"architecture": "rgbpose_conv3d", "classes": CLASSES, "layout": COCO17.name}
-    save_checkpoint(model.state_dict(), weights, {**card, "clip": RGBPoseSpec(rgb_size=64).to_card()})
-    return weights
 
 
 def _counters(result: PipelineResult) -> dict[str, int]:
@@ -96,7 +81,7 @@ def test_run_writes_fused_rgbpose_predictions(rgbpose_run: tuple[Path, dict[str,
         assert (
             row.label == row.top5_labels[0]
             and row.score == scores[0]
-            and set(row.top5_labels) <= set(CLASSES)
+            and set(row.top5_labels) <= set(RGBPOSE_CLASSES)
         )
     assert counters["rgb_frames_read"] == 8 * len(predictions), "8 distinct frames re-read per clip"
     assert counters["rgb_frames_decoded"] >= counters["rgb_frames_read"]
@@ -139,8 +124,8 @@ class _FixedLogits(nn.Module):
         self.shapes = [tuple(rgb.shape), tuple(pose.shape)]
         generator = torch.Generator().manual_seed(1)
         self.logits = (
-            torch.randn(len(rgb), len(CLASSES), generator=generator) * 3,
-            torch.randn(len(rgb), len(CLASSES), generator=generator) * 3,
+            torch.randn(len(rgb), len(RGBPOSE_CLASSES), generator=generator) * 3,
+            torch.randn(len(rgb), len(RGBPOSE_CLASSES), generator=generator) * 3,
         )
         return self.logits
 
