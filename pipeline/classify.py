@@ -38,6 +38,7 @@ from torch import nn
 from posebeam.models.checkpoints import card_path
 from posebeam.models.classifier import RGBPOSE_ARCHITECTURE, load_classifier
 from posebeam.models.rgbpose import fuse_test_scores
+from posebeam.pipeline.allocator import keep_freed_memory
 from posebeam.pipeline.clips import (
     ClassifyConfig,
     ClipExample,
@@ -91,6 +92,7 @@ class _CheckpointHandler(ModelHandler[ExampleT, PredictionResult, nn.Module], Ge
         self._device = "cuda" if torch.cuda.is_available() else "cpu"
 
     def load_model(self) -> nn.Module:
+        keep_freed_memory()  # once per worker process: see pipeline/allocator.py
         model, card = load_classifier(self._config.weights, device=self._device)
         self._spec = self.spec_type.from_card(card["clip"])
         return model

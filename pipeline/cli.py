@@ -21,6 +21,7 @@ from typing import NoReturn
 
 from posebeam.models.classifier import SHIPPED_CLASSIFIER
 from posebeam.models.pose_backend import BackendUnavailable
+from posebeam.pipeline.allocator import keep_freed_memory
 from posebeam.pipeline.inputs import UsageError
 from posebeam.pipeline.options import add_classifier_arguments, add_extract_arguments
 from posebeam.pipeline.synth import add_synth_arguments
@@ -138,6 +139,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )
+    if args.command in ("run", "train", "evaluate"):
+        keep_freed_memory()  # torch model stages: see pipeline/allocator.py
     try:
         if args.command in ("extract", "run"):
             _extract(args, beam_args)
