@@ -101,8 +101,9 @@ def add_classifier_arguments(parser: argparse.ArgumentParser, default: str | Non
     parser.add_argument(
         "--classifier",
         default=default,
-        help="classifier weights (.safetensors with its "
-        "model card) for clip_predictions; 'none' skips the stage (default: %(default)s)",
+        help="classifier weights (.safetensors with its model card) for clip_predictions: a "
+        "skeleton model, or rgbpose_conv3d, which re-reads each clip's frames from the video's "
+        "uri; 'none' skips the stage (default: %(default)s)",
     )
     parser.add_argument(
         "--clip_window_s",
