@@ -28,7 +28,6 @@ from contextlib import ExitStack
 from typing import Any, Generic, NamedTuple, TypeVar
 
 import apache_beam as beam
-import av.error
 import numpy as np
 import torch
 from apache_beam.io.filesystems import FileSystems
@@ -48,7 +47,7 @@ from posebeam.pipeline.clips import (
     person_clips,
 )
 from posebeam.pipeline.extract import METRICS_NAMESPACE
-from posebeam.pipeline.video import VideoReader, read_frames
+from posebeam.pipeline.video import READ_ERRORS, VideoReader, frames_at
 from posebeam.transforms.clip_inputs import CardSpec, ClipSpec, eval_views
 from posebeam.transforms.rgb_inputs import RGBPoseSpec, rgb_positions, rgbpose_inputs
 
@@ -57,19 +56,12 @@ log = logging.getLogger(__name__)
 ExampleT = TypeVar("ExampleT")
 SpecT = TypeVar("SpecT", bound=CardSpec)
 
-READ_ERRORS = (OSError, ValueError, av.error.FFmpegError)
-"""What re-reading a video may raise: a missing file, no video stream, corrupt data."""
-
 
 class RGBClip(NamedTuple):
     """A person's clip and the URI of the video to re-read its frames from."""
 
     clip: PersonClip
     uri: str
-
-
-class FramesNotFound(ValueError):
-    """The video no longer holds a frame the clip's keypoints came from."""
 
 
 def rgb_clips(
@@ -191,13 +183,12 @@ class RGBPoseClassifierHandler(_CheckpointHandler[RGBClip, RGBPoseSpec]):
         positions = rgb_positions(len(clip.frame_index), self.spec, self._config.num_clips)
         wanted = clip.frame_index[positions].tolist()
         decoded_before = reader.info.frames_decoded
-        frames = {frame.index: frame.rgb for frame in read_frames(reader, sorted(set(wanted)))}
-        self._frames_decoded.inc(reader.info.frames_decoded - decoded_before)
-        self._frames_read.inc(len(frames))
-        missing = sorted(set(wanted) - frames.keys())
-        if missing:
-            raise FramesNotFound(f"frames {missing[:5]} are missing from the video")
-        return [frames[index] for index in wanted]
+        try:
+            images = frames_at(reader, wanted)
+        finally:
+            self._frames_decoded.inc(reader.info.frames_decoded - decoded_before)
+        self._frames_read.inc(len(set(wanted)))
+        return images
 
     def get_num_bytes(self, batch: Sequence[RGBClip]) -> int:
         return sum(clip.keypoints.nbytes + clip.scores.nbytes for clip, _ in batch)

@@ -24,9 +24,8 @@ from apache_beam.io.filesystems import FileSystems
 from torch import Tensor, nn
 
 from posebeam.models.rgbpose import clip_averaged_softmax, fuse_test_scores
-from posebeam.pipeline.classify import READ_ERRORS
 from posebeam.pipeline.datasets import ClipSample, read_source
-from posebeam.pipeline.video import VideoReader, read_frames
+from posebeam.pipeline.video import READ_ERRORS, FramesNotFound, VideoReader, frames_at
 from posebeam.transforms.rgb_inputs import (
     RGBPoseSpec,
     rgb_positions,
@@ -73,16 +72,13 @@ def video_uris(data: str, samples: Sequence[ClipSample]) -> dict[str, str]:
 
 def read_clip_frames(video_id: str, uri: str, indices: Sequence[int]) -> list[np.ndarray]:
     """The RGB frames ``(H, W, 3)`` at ``indices`` (frame numbers of the video), in that order."""
-    wanted = sorted(set(indices))
     try:
         with FileSystems.open(uri) as fileobj, VideoReader(fileobj) as reader:
-            frames = {frame.index: frame.rgb for frame in read_frames(reader, wanted)}
+            return frames_at(reader, indices)
+    except FramesNotFound as err:
+        raise TrainingVideoError(f"video {video_id}: {uri} has no frames {err.missing[:5]}") from err
     except READ_ERRORS as err:
         raise TrainingVideoError(f"video {video_id}: cannot decode {uri}: {err}") from err
-    missing = sorted(set(wanted) - frames.keys())
-    if missing:
-        raise TrainingVideoError(f"video {video_id}: {uri} has no frames {missing[:5]}")
-    return [frames[index] for index in indices]
 
 
 def sample_labels(batch: Sequence[ClipSample], device: torch.device) -> Tensor:

@@ -209,6 +209,30 @@ def read_frames(reader: VideoReader, indices: Sequence[int]) -> list[DecodedFram
     return found
 
 
+class FramesNotFound(ValueError):
+    """The video no longer holds frames that were asked for (``missing``: their indices)."""
+
+    def __init__(self, missing: Sequence[int]) -> None:
+        super().__init__(f"frames {list(missing)[:5]} are missing from the video")
+        self.missing = list(missing)
+
+
+READ_ERRORS = (OSError, ValueError, av.error.FFmpegError)
+"""What re-reading a video may raise: a missing file, no video stream, corrupt data, missing frames."""
+
+
+def frames_at(reader: VideoReader, indices: Sequence[int]) -> list[np.ndarray]:
+    """RGB images ``(H, W, 3)`` of the frames at ``indices`` (any order, repeats allowed), in that
+    order; each distinct frame is decoded once by :func:`read_frames`. Raises
+    :class:`FramesNotFound` when the stream lacks some of them."""
+    wanted = sorted(set(indices))
+    images = {frame.index: frame.rgb for frame in read_frames(reader, wanted)}
+    missing = [index for index in wanted if index not in images]
+    if missing:
+        raise FramesNotFound(missing)
+    return [images[index] for index in indices]
+
+
 def finite_or_none(value: float | None) -> float | None:
     """``None`` for missing, NaN or infinite values (Parquet and BigQuery prefer nulls)."""
     if value is None or not math.isfinite(value):
