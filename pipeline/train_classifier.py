@@ -66,8 +66,12 @@ class TrainConfig:
 
 
 SCHEDULE = "SGD momentum 0.9, cosine decay per step to 0, no warm-up"
-SPEC_TYPES: dict[bool, type[CardSpec]] = {False: ClipSpec, True: RGBPoseSpec}
-"""The clip spec of a skeleton model (False) and of RGBPose-Conv3D (True)."""
+SPEC_TYPES: tuple[type[CardSpec], ...] = (ClipSpec, RGBPoseSpec)
+
+
+def spec_type(architecture: str) -> type[CardSpec]:
+    """The clip spec of ``architecture``: RGBPoseSpec for RGBPose-Conv3D, else ClipSpec."""
+    return RGBPoseSpec if architecture == RGBPOSE_ARCHITECTURE else ClipSpec
 
 
 @dataclass(frozen=True)
@@ -272,7 +276,7 @@ def train(data: str, output: Path, config: TrainConfig, spec: CardSpec) -> dict[
 def evaluate(weights: str, data: str, num_clips: int, flip: bool, confusion_png: Path | None) -> Metrics:
     """Evaluate a checkpoint on every labelled clip of ``data`` (its classes, in its order)."""
     model, card = load_classifier(weights, device=str(device()))
-    spec = SPEC_TYPES[card["architecture"] == RGBPOSE_ARCHITECTURE].from_card(card["clip"])
+    spec = spec_type(card["architecture"]).from_card(card["clip"])
     samples, classes = load_clips(data, data, classes=card["classes"], exclude=("idle",))
     inputs = clip_inputs(spec, data, samples)
     metrics = evaluate_samples(inputs, model, samples, len(classes), num_clips, flip)
@@ -288,9 +292,9 @@ def metrics_json(metrics: Metrics) -> str:
 def _spec_fields() -> dict[str, dict[type[CardSpec], Any]]:
     """Every clip spec field's default per spec type that has it (``sigma`` is in both)."""
     found: dict[str, dict[type[CardSpec], Any]] = {}
-    for spec_type in SPEC_TYPES.values():
-        for spec_field in fields(spec_type):
-            found.setdefault(spec_field.name, {})[spec_type] = spec_field.default
+    for spec_class in SPEC_TYPES:
+        for spec_field in fields(spec_class):
+            found.setdefault(spec_field.name, {})[spec_class] = spec_field.default
     return found
 
 
@@ -332,13 +336,13 @@ def run_train(args: argparse.Namespace) -> str:
     config = TrainConfig.for_architecture(
         args.architecture, **{k: v for k, v in given.items() if k in config_names}
     )
-    spec_type = SPEC_TYPES[args.architecture == RGBPOSE_ARCHITECTURE]
-    spec_names = {f.name for f in fields(spec_type)}
+    spec_class = spec_type(args.architecture)
+    spec_names = {f.name for f in fields(spec_class)}
     foreign = sorted(given.keys() & _spec_fields().keys() - spec_names)
     if foreign:
         raise UsageError(f"--{foreign[0].replace('_', '-')} does not apply to {args.architecture}")
     card = train(
-        args.data, args.output, config, spec_type(**{k: given[k] for k in given.keys() & spec_names})
+        args.data, args.output, config, spec_class(**{k: given[k] for k in given.keys() & spec_names})
     )
     return f"held-out {json.dumps(card['metrics'])}; weights in {args.output}"
 
