@@ -4,7 +4,7 @@ from pathlib import Path
 
 from setuptools import setup
 
-CODE_FOLDERS = ("pipeline", "transforms", "models", "schemas")
+CODE_FOLDERS = ("pipeline", "training", "synth", "storage", "transforms", "models", "schemas")
 
 setup(
     name="posebeam",
@@ -14,7 +14,7 @@ setup(
     long_description_content_type="text/markdown",
     license="Apache-2.0",
     python_requires=">=3.11,<3.12",
-    # The four code folders become posebeam.pipeline, posebeam.transforms, ...: no generic
+    # The code folders become posebeam.pipeline, posebeam.transforms, ...: no generic
     # top-level names land in site-packages. ``posebeam`` itself is a namespace package.
     packages=[f"posebeam.{name}" for name in CODE_FOLDERS],
     package_dir={f"posebeam.{name}": name for name in CODE_FOLDERS},

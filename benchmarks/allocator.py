@@ -1,4 +1,4 @@
-"""Benchmark of ``keep_freed_memory`` (pipeline/allocator.py) on the classifier's test workload.
+"""Benchmark of ``keep_freed_memory`` (models/allocator.py) on the classifier's test workload.
 
 The same work runs in two fresh processes, one with glibc's default ``malloc`` settings and one
 after ``keep_freed_memory()``, one after the other in this run: the shipped Pose-SlowOnly's test
@@ -20,7 +20,7 @@ WORKLOAD = """
 import json, resource, sys, time
 import numpy as np, torch
 from posebeam.models.classifier import SHIPPED_CLASSIFIER, load_classifier
-from posebeam.pipeline.allocator import keep_freed_memory
+from posebeam.models.allocator import keep_freed_memory
 from posebeam.transforms.clip_inputs import ClipSpec, eval_views
 
 if sys.argv[1] == "keep":

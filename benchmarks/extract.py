@@ -6,7 +6,7 @@
 3. Storage: Parquet bytes per person-frame of the keypoints table vs raw float32 (x, y, c).
 4. Model stage: the shipped classifier's handler on that keypoints table's clips (views rendered
    and classified, batch by batch), against the pose stage's time for the same frames
-   (REFERENCE.md §6: the model stages must cost less than the pose stage).
+   (the goal: the model stages cost less than the pose stage).
 
     python benchmarks/extract.py [--frames 400] [--max-side 768]
 """
@@ -23,14 +23,14 @@ import av
 from posebeam.models.classifier import SHIPPED_CLASSIFIER
 from posebeam.models.pose_backend import create_backend
 from posebeam.pipeline.classify import ClassifyConfig, PoseClassifierHandler, clip_windows
-from posebeam.pipeline.run import run, summarise
-from posebeam.pipeline.sample import cache_dir, fetch_sample
-from posebeam.pipeline.tables import read_table
-from posebeam.pipeline.video import VideoReader
+from posebeam.pipeline.run import launch, summarise
 from posebeam.schemas.tables import NUM_KEYPOINT_VALUES
+from posebeam.storage.parquet_tables import read_table
+from posebeam.storage.sample import cache_dir, fetch_sample
+from posebeam.storage.video import VideoReader
 
 RAW_FLOAT32_BYTES = NUM_KEYPOINT_VALUES * 4  # (x, y, c) float32 per joint
-PYSKL_FLOAT16_BYTES = 102  # REFERENCE.md §6: PYSKL's raw float16 storage per person-frame
+PYSKL_FLOAT16_BYTES = 102  # PYSKL's raw float16 storage per person-frame
 
 
 def cut_clip(source: Path, target: Path, frames: int) -> Path:
@@ -82,7 +82,7 @@ def main() -> None:
     if args.max_side:
         argv += ["--max_side", str(args.max_side)]
     start = time.perf_counter()
-    summary = summarise(run(argv))
+    summary = summarise(launch(argv))
     pipeline_fps = summary.frames / (time.perf_counter() - start)
 
     parquet_bytes = sum(f.stat().st_size for f in (work / "out" / "keypoints").glob("*.parquet"))

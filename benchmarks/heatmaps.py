@@ -1,6 +1,6 @@
 """Benchmark of the heatmap renderer against a PYSKL-style per-person, per-keypoint loop.
 
-Both render the same seeded input in the same process (REFERENCE.md §6 goal: ≥ 50× faster, max
+Both render the same seeded input in the same process (goal: ≥ 50× faster, max
 abs difference ≤ 1e-4): 48 frames × 2 persons × 17 COCO joints + the 17 PYSKL limbs on a 64×64
 grid, keypoints uniform inside the grid, scores in (0, 1]. Runs are interleaved and each side's
 best and median of ``--repeats`` runs are printed, after one warm-up run each.

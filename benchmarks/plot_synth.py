@@ -3,7 +3,7 @@
     python benchmarks/plot_synth.py [docs/synthetic_actions.png] [--frames 8] [--actions wave,squat]
 
 The figures are the textbook actions (no per-person variation, no detector noise), posed by the
-kinematic tree of ``transforms/synth_body.py``; the label under each frame is the phase it is in.
+kinematic tree of ``synth/body.py``; the label under each frame is the phase it is in.
 Blue is the person's left side, orange the right. Not a benchmark: a picture to check by eye that the
 actions look human.
 """
@@ -20,8 +20,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from posebeam.schemas.layouts import COCO17
-from posebeam.transforms.synth_actions import ACTIONS, action_phase, action_pose
-from posebeam.transforms.synth_body import forward_kinematics
+from posebeam.synth.actions import ACTIONS, action_phase, action_pose
+from posebeam.synth.body import forward_kinematics
 
 LEFT, RIGHT, CENTRE = "#1f77b4", "#ff7f0e", "#444444"
 

@@ -1,7 +1,7 @@
 """Per-point reference loops with PYSKL's semantics, the baseline for tests and benchmarks.
 
-Written the way PYSKL's ``GeneratePoseTarget`` and ``UniformSampleFrames`` compute (REFERENCE.md
-§2.1, §2.3): one Python loop step per frame, channel and person, each drawing a small numpy patch
+Written the way PYSKL's ``GeneratePoseTarget`` and ``UniformSampleFrames`` compute (docs/method.md
+§2, §3.2): one Python loop step per frame, channel and person, each drawing a small numpy patch
 into the channel with an elementwise max. Deliberately slow and literal; ``posebeam.transforms``
 holds the vectorised versions that must agree with these.
 """

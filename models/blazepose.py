@@ -3,7 +3,7 @@
 Top-down: HOG boxes (non-maximum suppressed) are cut out as square crops with 25 % padding,
 resized to 256 px, and passed to MediaPipe's BlazePose (``solutions.pose``, full model, weights
 bundled in the ``mediapipe`` wheel: nothing is downloaded at run time). Its 33 landmarks are mapped
-to COCO-17 (REFERENCE.md §1) and back to frame pixels; the landmark ``visibility`` is the
+to COCO-17 (docs/method.md §1) and back to frame pixels; the landmark ``visibility`` is the
 keypoint confidence. Two crops that settle on the same person are merged by NMS on the boxes
 spanned by the keypoints.
 """

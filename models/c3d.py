@@ -1,4 +1,4 @@
-"""C3D, and the C3D-light pose model built from it (REFERENCE.md §2.5).
+"""C3D, and the C3D-light pose model built from it (docs/method.md §4.2).
 
 Follows pyskl ``pyskl/models/cnns/c3d.py``. The pools are average pools: the paper appendix's
 max-pool is a typo (pyskl issue #95). Tensors are ``(N, C, T, H, W)``.

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from posebeam.transforms.boxes import clip_boxes, keep_inside_frame
+from posebeam.transforms.boxes import clip_boxes
 
 
 @dataclass(frozen=True)
@@ -31,14 +31,15 @@ class PersonPose:
     keypoints: np.ndarray
 
     def in_frame(self, scale: float, width: int, height: int) -> PersonPose:
-        """Coordinates multiplied by ``scale``, then kept inside a ``width``×``height`` frame.
+        """Coordinates multiplied by ``scale``; the box clipped to a ``width``×``height`` frame.
 
-        Joints predicted outside the frame are clamped to its edge with confidence 0.
+        Joints stay where the model put them: the ``keypoints`` table's writer
+        (:func:`posebeam.schemas.records.keypoints_table`) clamps them into the frame.
         """
         keypoints = self.keypoints.astype(np.float32)
         keypoints[:, :2] *= scale
         bbox = clip_boxes(self.bbox[None] * scale, width, height)[0].astype(np.float32)
-        return PersonPose(bbox, self.bbox_score, keep_inside_frame(keypoints, width, height))
+        return PersonPose(bbox, self.bbox_score, keypoints)
 
 
 class PoseBackend(Protocol):

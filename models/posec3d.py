@@ -2,8 +2,8 @@
 
 The backbones and their builders live next door: :mod:`posebeam.models.resnet3d_slowonly`
 (``pose_slowonly``), :mod:`posebeam.models.c3d` (``pose_c3d``), :mod:`posebeam.models.x3d`
-(``pose_x3d``) and :mod:`posebeam.models.rgbpose` (``rgbpose_conv3d``). REFERENCE.md §2.5–2.6
-gives the layer lists they follow.
+(``pose_x3d``) and :mod:`posebeam.models.rgbpose` (``rgbpose_conv3d``). docs/method.md §4
+describes the layer lists they follow (PYSKL's).
 
 Module and parameter names mirror pyskl (``conv1.conv.weight``, ``layer3.0.downsample.bn.bias``,
 ``fc_cls.weight``, ...), so a pyskl checkpoint's ``state_dict`` loads once its ``backbone.`` prefix
@@ -61,6 +61,12 @@ def init_conv_bn_(module: nn.Module) -> None:
         elif isinstance(m, nn.BatchNorm3d):
             nn.init.ones_(m.weight)
             nn.init.zeros_(m.bias)
+
+
+def zero_init_bn_(layer: nn.Module) -> None:
+    """Set the BatchNorm γ of a :class:`ConvBNAct` to 0, so a residual block starts as the identity."""
+    assert isinstance(layer, ConvBNAct) and isinstance(layer.bn, nn.BatchNorm3d), "needs a ConvBNAct with BN"
+    nn.init.zeros_(layer.bn.weight)
 
 
 def count_parameters(module: nn.Module) -> int:

@@ -1,4 +1,4 @@
-"""ResNet3d with bottleneck blocks, and Pose-SlowOnly built from it (REFERENCE.md §2.5).
+"""ResNet3d with bottleneck blocks, and Pose-SlowOnly built from it (docs/method.md §4.1).
 
 Follows pyskl ``pyskl/models/cnns/resnet3d.py`` and ``resnet3d_slowonly.py`` (depth 50 only, no
 ``advanced`` downsample, no frozen stages). Tensors are ``(N, C, T, H, W)``.
@@ -10,7 +10,14 @@ from collections.abc import Sequence
 
 from torch import Tensor, nn
 
-from posebeam.models.posec3d import ConvBNAct, I3DHead, Recognizer3D, ResidualBlock3d, init_conv_bn_
+from posebeam.models.posec3d import (
+    ConvBNAct,
+    I3DHead,
+    Recognizer3D,
+    ResidualBlock3d,
+    init_conv_bn_,
+    zero_init_bn_,
+)
 
 
 class Bottleneck3d(ResidualBlock3d):
@@ -133,7 +140,7 @@ class ResNet3d(nn.Module):
         if zero_init_residual:
             for m in self.modules():
                 if isinstance(m, Bottleneck3d):
-                    nn.init.zeros_(m.conv3.bn.weight)
+                    zero_init_bn_(m.conv3)
 
     def stage(self, index: int) -> nn.Module:
         """Stage ``layer{index}`` (1-based, as in the parameter names)."""
@@ -188,7 +195,7 @@ def pose_slowonly(
     """Pose-SlowOnly (PoseConv3D's main model): :func:`resnet3d_slowonly` + :class:`I3DHead`.
 
     Input is a stack of keypoint (or limb) pseudo-heatmaps ``(N, 17, T, H, W)``; the paper's
-    clips are 48 frames at 56² (test) or 64² (train). Output is ``(N, num_classes)`` logits;
+    clips are 48 frames at 56² (train) or 64² (test). Output is ``(N, num_classes)`` logits;
     ``model.backbone(x)`` gives the ``(N, 512, T/2, H/8, W/8)`` features.
 
     Parameters: 1,994,080 in the backbone; 2,024,860 with 60 classes, 2,055,640 with 120.

@@ -2,7 +2,7 @@
 
 Follows pyskl ``pyskl/models/cnns/rgbposeconv3d.py``, ``resnet3d_slowfast.py`` (pathways and
 ``DeConvModule``) and ``heads/rgbpose_head.py``, configured as ``configs/rgbpose_conv3d/
-rgbpose_conv3d.py`` (REFERENCE.md §2.6). Tensors are ``(N, C, T, H, W)``.
+rgbpose_conv3d.py`` (docs/method.md §4.4). Tensors are ``(N, C, T, H, W)``.
 
 Each lateral is owned by the pathway it feeds and named after the stage whose output it joins,
 as in pyskl: ``rgb_path.layer2_lateral`` turns pose ``layer1`` features into extra input
@@ -188,7 +188,7 @@ class RGBPoseRecognizer(nn.Module):
 
     ``forward(rgb, pose)`` returns ``(rgb_logits, pose_logits)``, each ``(N, num_classes)``.
     Train with cross-entropy on each stream (weights 1:1); at test time average each stream's
-    softmax over clips, then fuse the two averages 1:1 (REFERENCE.md §2.6).
+    softmax over clips, then fuse the two averages 1:1 (docs/method.md §4.4).
     """
 
     def __init__(self, backbone: RGBPoseConv3D, head: RGBPoseHead) -> None:
@@ -216,7 +216,7 @@ def rgbpose_conv3d(
     Inputs: ``rgb (N, 3, 8, 224, 224)`` normalised with ImageNet mean/std, and keypoint
     heatmaps ``pose (N, 17, 32, 56, 56)``. Output: ``(rgb_logits, pose_logits)``.
 
-    Parameters (measured with torch 2.13; REFERENCE.md has no published number): backbone
+    Parameters (measured with torch 2.13; the paper publishes no number): backbone
     35,994,208 = RGB pathway 33,354,816 (its pose→RGB laterals 573,440 included) + pose pathway
     2,639,392 (its RGB→pose deconvs 573,632 included); 36,147,928 with 60 classes (head
     153,720). Without laterals and the extra input channels they need, the pathways are
@@ -244,7 +244,7 @@ def clip_averaged_softmax(logits: Tensor, views: int) -> Tensor:
 
 
 def fuse_test_scores(rgb_logits: Tensor, pose_logits: Tensor, views: int) -> Tensor:
-    """RGBPose test fusion (REFERENCE.md §2.6): per sample, each stream's softmax is averaged over
+    """RGBPose test fusion (docs/method.md §4.4): per sample, each stream's softmax is averaged over
     its ``views`` clips (:func:`clip_averaged_softmax`), then the two averages are mixed 1:1 (their
     mean, so scores stay probabilities; the ranking equals pyskl's 1:1 sum).
 

@@ -1,4 +1,4 @@
-"""X3D, and the X3D-shallow pose model built from it (REFERENCE.md §2.5).
+"""X3D, and the X3D-shallow pose model built from it (docs/method.md §4.3).
 
 Follows pyskl ``pyskl/models/cnns/x3d.py`` as configured for poses: ``gamma_w=1``, ``gamma_d=1``
 (so widths and depths are taken as given), no squeeze-excitation, ReLU instead of swish. Those
@@ -11,7 +11,14 @@ from collections.abc import Sequence
 
 from torch import Tensor, nn
 
-from posebeam.models.posec3d import ConvBNAct, I3DHead, Recognizer3D, ResidualBlock3d, init_conv_bn_
+from posebeam.models.posec3d import (
+    ConvBNAct,
+    I3DHead,
+    Recognizer3D,
+    ResidualBlock3d,
+    init_conv_bn_,
+    zero_init_bn_,
+)
 
 
 class BlockX3D(ResidualBlock3d):
@@ -89,7 +96,7 @@ class X3D(nn.Module):
         if zero_init_residual:
             for m in self.modules():
                 if isinstance(m, BlockX3D):
-                    nn.init.zeros_(m.conv3.bn.weight)
+                    zero_init_bn_(m.conv3)
 
     def forward(self, x: Tensor) -> Tensor:
         x = self.conv1_t(self.conv1_s(x))

@@ -1,15 +1,16 @@
 """``ClassifyClips``: per-person clip predictions with Beam ``RunInference``.
 
 Clips are cut from each video's keypoints table by :mod:`posebeam.pipeline.clips`. The model
-stage loads the verified safetensors checkpoint once per worker and picks its handler from the
-card's architecture:
+stage loads the verified safetensors checkpoint once per worker, served by the handler that the
+card's architecture names in :mod:`posebeam.models.registry`:
 
 - skeleton-only models (:class:`PoseClassifierHandler`): heatmap views are rendered batch by
-  batch; softmax is averaged over ``num_clips`` test clips × the mirrored copy, as in evaluation;
-- ``rgbpose_conv3d`` (:class:`RGBPoseClassifierHandler`, REFERENCE.md §2.6): frames never cross a
+  batch; softmax is averaged over ``num_clips`` test clips (1 by default; ``posebeam evaluate``
+  uses 10) × the mirrored copy;
+- ``rgbpose_conv3d`` (:class:`RGBPoseClassifierHandler`, docs/method.md §4.4): frames never cross a
   shuffle. Each clip carries its rows' frame indices and its video's URI, from a side input of
   the small ``videos`` table; the handler opens each video of a batch once, re-decodes only the
-  frames at the clip's RGB positions (:func:`~posebeam.pipeline.video.read_frames`, from the
+  frames at the clip's RGB positions (:func:`~posebeam.storage.video.read_frames`, from the
   nearest keyframe) and fuses the two streams' clip-averaged softmax 1:1. A clip whose video
   cannot be re-read (deleted, moved, corrupt) is skipped with a warning; the job goes on.
 
@@ -25,7 +26,7 @@ import json
 import logging
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import ExitStack
-from typing import Any, Generic, NamedTuple, TypeVar
+from typing import Any, ClassVar, Generic, NamedTuple, TypeVar
 
 import apache_beam as beam
 import numpy as np
@@ -34,48 +35,51 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.ml.inference.base import KeyedModelHandler, ModelHandler, PredictionResult, RunInference
 from torch import nn
 
+from posebeam.models.allocator import keep_freed_memory
 from posebeam.models.checkpoints import card_path
-from posebeam.models.classifier import RGBPOSE_ARCHITECTURE, load_classifier
+from posebeam.models.classifier import load_classifier
+from posebeam.models.registry import architecture, load_object
 from posebeam.models.rgbpose import fuse_test_scores
-from posebeam.pipeline.allocator import keep_freed_memory
-from posebeam.pipeline.clips import (
-    ClassifyConfig,
-    ClipExample,
-    ClipKey,
-    PersonClip,
-    clip_windows,
-    person_clips,
-)
+from posebeam.pipeline.clips import ClassifyConfig, ClipKey, PersonClip, person_clips
 from posebeam.pipeline.extract import METRICS_NAMESPACE
-from posebeam.pipeline.video import READ_ERRORS, VideoReader, frames_at
+from posebeam.storage.video import READ_ERRORS, VideoReader, frames_at
 from posebeam.transforms.clip_inputs import CardSpec, ClipSpec, eval_views
 from posebeam.transforms.rgb_inputs import RGBPoseSpec, rgb_positions, rgbpose_inputs
 
 log = logging.getLogger(__name__)
 
-ExampleT = TypeVar("ExampleT")
 SpecT = TypeVar("SpecT", bound=CardSpec)
 
 
-class RGBClip(NamedTuple):
-    """A person's clip and the URI of the video to re-read its frames from."""
+class ClipInput(NamedTuple):
+    """A person's clip and, for handlers that re-read frames, the URI of its video."""
 
     clip: PersonClip
-    uri: str
+    uri: str | None
 
 
-def rgb_clips(
+def clip_windows(table: Any, config: ClassifyConfig) -> Iterator[tuple[ClipKey, ClipInput]]:
+    """:func:`person_clips` of one video's keypoints table, without a video URI."""
+    for key, clip in person_clips(table, config):
+        yield key, ClipInput(clip, None)
+
+
+def clips_with_uris(
     table: Any, config: ClassifyConfig, uris: dict[str, list[str]]
-) -> Iterator[tuple[ClipKey, RGBClip]]:
+) -> Iterator[tuple[ClipKey, ClipInput]]:
     """:func:`person_clips` with the URI of their video (the first, sorted, of identical files)."""
     for key, clip in person_clips(table, config):
-        yield key, RGBClip(clip, min(uris[key[0]]))
+        yield key, ClipInput(clip, min(uris[key[0]]))
 
 
-class _CheckpointHandler(ModelHandler[ExampleT, PredictionResult, nn.Module], Generic[ExampleT, SpecT]):
-    """Loads a classifier checkpoint once per worker and reads its card's ``clip`` spec."""
+class ClassifierHandler(ModelHandler[ClipInput, PredictionResult, nn.Module], Generic[SpecT]):
+    """Loads a classifier checkpoint once per worker and reads its card's ``clip`` spec.
+
+    A registry entry's ``inference_handler`` names a subclass; ``reads_frames`` says whether its
+    clips need their video's URI (a side input of the ``videos`` table)."""
 
     spec_type: type[SpecT]
+    reads_frames: ClassVar[bool] = False
 
     def __init__(self, config: ClassifyConfig) -> None:
         super().__init__()
@@ -84,7 +88,7 @@ class _CheckpointHandler(ModelHandler[ExampleT, PredictionResult, nn.Module], Ge
         self._device = "cuda" if torch.cuda.is_available() else "cpu"
 
     def load_model(self) -> nn.Module:
-        keep_freed_memory()  # once per worker process: see pipeline/allocator.py
+        keep_freed_memory()  # once per worker process: see models/allocator.py
         model, card = load_classifier(self._config.weights, device=self._device)
         self._spec = self.spec_type.from_card(card["clip"])
         return model
@@ -101,28 +105,29 @@ class _CheckpointHandler(ModelHandler[ExampleT, PredictionResult, nn.Module], Ge
         return "posebeam_classifier"
 
 
-class PoseClassifierHandler(_CheckpointHandler[ClipExample, ClipSpec]):
+class PoseClassifierHandler(ClassifierHandler[ClipSpec]):
     """Skeleton-only classifiers: clips → test heatmap views → class probabilities."""
 
     spec_type = ClipSpec
 
     @torch.no_grad()
     def run_inference(
-        self, batch: Sequence[ClipExample], model: nn.Module, inference_args: dict[str, Any] | None = None
+        self, batch: Sequence[ClipInput], model: nn.Module, inference_args: dict[str, Any] | None = None
     ) -> Iterable[PredictionResult]:
-        views = [eval_views(kp, sc, self.spec, num_clips=self._config.num_clips, flip=self._config.flip)
-                 for kp, sc in batch]  # fmt: skip
+        config = self._config
+        views = [eval_views(c.keypoints, c.scores, self.spec, num_clips=config.num_clips, flip=config.flip)
+                 for c, _ in batch]  # fmt: skip
         logits = model(torch.from_numpy(np.concatenate(views)).to(self._device))
         probabilities = torch.softmax(logits, dim=1).cpu().numpy()
         bounds = np.cumsum([0] + [len(v) for v in views])
         for example, lo, hi in zip(batch, bounds[:-1], bounds[1:], strict=True):
             yield PredictionResult(example, probabilities[lo:hi].mean(axis=0), self._config.weights)
 
-    def get_num_bytes(self, batch: Sequence[ClipExample]) -> int:
-        return sum(kp.nbytes + sc.nbytes for kp, sc in batch)
+    def get_num_bytes(self, batch: Sequence[ClipInput]) -> int:
+        return sum(clip.keypoints.nbytes + clip.scores.nbytes for clip, _ in batch)
 
 
-class RGBPoseClassifierHandler(_CheckpointHandler[RGBClip, RGBPoseSpec]):
+class RGBPoseClassifierHandler(ClassifierHandler[RGBPoseSpec]):
     """RGBPose-Conv3D: re-decoded RGB frames + heatmaps → fused probabilities.
 
     A skipped clip's result has ``inference`` None (the keyed output must keep one result per
@@ -130,6 +135,7 @@ class RGBPoseClassifierHandler(_CheckpointHandler[RGBClip, RGBPoseSpec]):
     """
 
     spec_type = RGBPoseSpec
+    reads_frames = True
 
     def __init__(self, config: ClassifyConfig) -> None:
         super().__init__(config)
@@ -140,7 +146,7 @@ class RGBPoseClassifierHandler(_CheckpointHandler[RGBClip, RGBPoseSpec]):
 
     @torch.no_grad()
     def run_inference(
-        self, batch: Sequence[RGBClip], model: nn.Module, inference_args: dict[str, Any] | None = None
+        self, batch: Sequence[ClipInput], model: nn.Module, inference_args: dict[str, Any] | None = None
     ) -> Iterable[PredictionResult]:
         inputs = self._read_inputs(batch)
         scores: dict[int, np.ndarray] = {}
@@ -149,12 +155,13 @@ class RGBPoseClassifierHandler(_CheckpointHandler[RGBClip, RGBPoseSpec]):
                 torch.from_numpy(np.concatenate([x[stream] for x in inputs.values()])).to(self._device)
                 for stream in (0, 1)
             )
-            fused = fuse_test_scores(*model(rgb, pose), views=self._config.num_clips)
+            rgb_logits, pose_logits = model(rgb, pose)
+            fused = fuse_test_scores(rgb_logits, pose_logits, views=self._config.num_clips)
             scores = dict(zip(inputs, fused.cpu().numpy(), strict=True))
         for i, example in enumerate(batch):
             yield PredictionResult(example, scores.get(i), self._config.weights)
 
-    def _read_inputs(self, batch: Sequence[RGBClip]) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    def _read_inputs(self, batch: Sequence[ClipInput]) -> dict[int, tuple[np.ndarray, np.ndarray]]:
         """``(rgb, pose)`` inputs of the clips whose frames could be re-read, by batch position.
 
         Each video is opened once per batch; its clips seek within the one reader.
@@ -163,6 +170,7 @@ class RGBPoseClassifierHandler(_CheckpointHandler[RGBClip, RGBPoseSpec]):
         readers: dict[str, VideoReader] = {}
         with ExitStack() as stack:
             for i, (clip, uri) in enumerate(batch):
+                assert uri is not None, "ClassifyClips gives this handler's clips their video's URI"
                 try:
                     if uri not in readers:
                         fileobj = stack.enter_context(FileSystems.open(uri))
@@ -190,11 +198,12 @@ class RGBPoseClassifierHandler(_CheckpointHandler[RGBClip, RGBPoseSpec]):
         self._frames_read.inc(len(set(wanted)))
         return images
 
-    def get_num_bytes(self, batch: Sequence[RGBClip]) -> int:
+    def get_num_bytes(self, batch: Sequence[ClipInput]) -> int:
         return sum(clip.keypoints.nbytes + clip.scores.nbytes for clip, _ in batch)
 
 
-def _prediction_row(key: ClipKey, result: PredictionResult, classes: list[str], model: str) -> dict[str, Any]:
+def prediction_row(key: ClipKey, result: PredictionResult, classes: list[str], model: str) -> dict[str, Any]:
+    """A ``clip_predictions`` row: the clip's key and its ranked class probabilities."""
     video_id, person_id, start_frame, end_frame, start_s, end_s = key
     probabilities = np.asarray(result.inference)
     top = np.argsort(-probabilities)[:5]
@@ -227,23 +236,25 @@ class ClassifyClips(beam.PTransform):
         self._classes: list[str] = card["classes"]
         self._model_name = f"{card['architecture']}@{card['sha256'][:12]}"
         self._videos = videos
-        self._rgbpose = card["architecture"] == RGBPOSE_ARCHITECTURE
-        if self._rgbpose and videos is None:
-            raise ValueError(f"{config.weights} is an RGBPose model: ClassifyClips needs the videos table")
+        self._handler: type[ClassifierHandler] = load_object(
+            architecture(card["architecture"]).inference_handler
+        )
+        if self._handler.reads_frames and videos is None:
+            raise ValueError(f"{config.weights} re-reads video frames: ClassifyClips needs the videos table")
 
     def expand(self, keypoints: beam.PCollection) -> beam.PCollection:
         config, classes, model = self._config, self._classes, self._model_name
-        if self._rgbpose:
-            assert self._videos is not None
+        if self._videos is not None and self._handler.reads_frames:
             uris = self._videos | "VideoUris" >> beam.Map(lambda row: (row["video_id"], row["uri"]))
-            clips = keypoints | "CutClips" >> beam.FlatMap(rgb_clips, config, beam.pvalue.AsMultiMap(uris))
-            handler: ModelHandler = RGBPoseClassifierHandler(config)
+            clips = keypoints | "CutClips" >> beam.FlatMap(
+                clips_with_uris, config, beam.pvalue.AsMultiMap(uris)
+            )
         else:
             clips = keypoints | "CutClips" >> beam.FlatMap(clip_windows, config)
-            handler = PoseClassifierHandler(config)
+        handler = self._handler(config)
         return (
             clips
             | "Classify" >> RunInference(KeyedModelHandler(handler))
             | "DropSkipped" >> beam.Filter(lambda item: item[1].inference is not None)
-            | "ToRows" >> beam.Map(lambda item: _prediction_row(item[0], item[1], classes, model))
+            | "ToRows" >> beam.Map(lambda item: prediction_row(item[0], item[1], classes, model))
         )

@@ -19,18 +19,18 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
+from posebeam.models.allocator import keep_freed_memory
 from posebeam.models.classifier import SHIPPED_CLASSIFIER
 from posebeam.models.pose_backend import BackendUnavailable
-from posebeam.pipeline.allocator import keep_freed_memory
-from posebeam.pipeline.inputs import UsageError
 from posebeam.pipeline.options import add_classifier_arguments, add_extract_arguments
-from posebeam.pipeline.synth import add_synth_arguments
-from posebeam.pipeline.train_classifier import (
+from posebeam.pipeline.synth_command import add_synth_arguments, run_synth
+from posebeam.pipeline.train_command import (
     add_evaluate_arguments,
     add_train_arguments,
     run_evaluate,
     run_train,
 )
+from posebeam.pipeline.usage import UsageError
 
 EXIT_USAGE = 2
 EXIT_FAILED = 1
@@ -95,36 +95,15 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _extract(args: argparse.Namespace, beam_args: list[str]) -> None:
+    from posebeam.pipeline.options import job_config
     from posebeam.pipeline.run import run, summarise
 
-    argv = ["--input", args.input, "--output", args.output, "--backend", args.backend]
-    argv += ["--batch_size", str(args.batch_size)] + (["--resume"] if args.resume else [])
-    for name in (
-        "classifier",
-        "clip_window_s",
-        "clip_stride_s",
-        "fps",
-        "max_side",
-        "mm_det_config",
-        "mm_det_checkpoint",
-        "mm_pose_config",
-        "mm_pose_checkpoint",
-    ):
-        value = getattr(args, name, None)
-        if value is not None:
-            argv += [f"--{name}", str(value)]
-    result = run(argv + beam_args)
+    result = run(job_config(args), beam_args)
     print(f"posebeam: {summarise(result)}; tables in {args.output}")
 
 
-def _synth(args: argparse.Namespace) -> None:
-    from posebeam.pipeline.synth import run_synth
-
-    print(f"posebeam: {run_synth(args)}")
-
-
 def _sample(args: argparse.Namespace) -> None:
-    from posebeam.pipeline.sample import fetch_sample
+    from posebeam.storage.sample import fetch_sample
 
     print(fetch_sample(args.folder))
 
@@ -140,12 +119,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )
     if args.command in ("run", "train", "evaluate"):
-        keep_freed_memory()  # torch model stages: see pipeline/allocator.py
+        keep_freed_memory()  # torch model stages: see models/allocator.py
     try:
         if args.command in ("extract", "run"):
             _extract(args, beam_args)
         elif args.command == "synth":
-            _synth(args)
+            print(f"posebeam: {run_synth(args)}")
         elif args.command == "train":
             print(f"posebeam: {run_train(args)}")
         elif args.command == "evaluate":

@@ -16,8 +16,6 @@ import pyarrow as pa
 
 ClipKey = tuple[str, int, int, int, float, float]
 """video_id, person_id, start_frame, end_frame (exclusive), start_s, end_s."""
-ClipExample = tuple[np.ndarray, np.ndarray]
-"""keypoints ``(T, 17, 2)`` pixels and scores ``(T, 17)`` of one person's clip."""
 
 
 @dataclass(frozen=True)
@@ -64,9 +62,3 @@ def person_clips(table: pa.Table, config: ClassifyConfig) -> Iterator[tuple[Clip
             if start + config.window_s >= t[-1]:
                 break
             start += config.stride_s
-
-
-def clip_windows(table: pa.Table, config: ClassifyConfig) -> Iterator[tuple[ClipKey, ClipExample]]:
-    """:func:`person_clips` as the ``(keypoints, scores)`` examples of skeleton-only models."""
-    for key, clip in person_clips(table, config):
-        yield key, (clip.keypoints, clip.scores)

@@ -18,15 +18,15 @@ from apache_beam.io.fileio import ReadableFile
 
 from posebeam.models.pose_backend import PersonPose, PoseBackend, create_backend
 from posebeam.pipeline.results_cache import ResultsCache, VideoResult
-from posebeam.pipeline.video import (
+from posebeam.schemas.records import failure_row, keypoints_table, video_row
+from posebeam.schemas.tables import NUM_KEYPOINT_VALUES
+from posebeam.storage.video import (
     DecodedFrame,
     NoFramesDecoded,
     VideoReader,
     content_hash,
     finite_or_none,
 )
-from posebeam.schemas.records import failure_row, keypoints_table, video_row
-from posebeam.schemas.tables import NUM_KEYPOINT_VALUES
 from posebeam.transforms.sampling import FpsSampler
 from posebeam.transforms.tracking import IouTracker
 
@@ -100,7 +100,7 @@ class _PoseAccumulator:
             self.bbox_score.append(pose.bbox_score)
             self.keypoints.append(pose.keypoints)
 
-    def table(self, video_id: str) -> Any:
+    def table(self, video_id: str, width: int, height: int) -> Any:
         return keypoints_table(
             video_id,
             np.asarray(self.frame_index),
@@ -109,6 +109,8 @@ class _PoseAccumulator:
             np.asarray(self.bbox).reshape(-1, 4),
             np.asarray(self.bbox_score),
             np.asarray(self.keypoints).reshape(-1, NUM_KEYPOINT_VALUES // 3, 3),
+            width,
+            height,
         )
 
 
@@ -217,7 +219,7 @@ class DecodeAndEstimatePosesFn(beam.DoFn):
             persons_found=len(set(rows.person_id)),
             person_frames=len(rows.person_id),
         )
-        return rows.table(video_id), row
+        return rows.table(video_id, info.width, info.height), row
 
     def _estimate(
         self, batch: list[DecodedFrame], reader: VideoReader, tracker: IouTracker, rows: _PoseAccumulator

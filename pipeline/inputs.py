@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from apache_beam.io.filesystem import FileMetadata
 from apache_beam.io.filesystems import FileSystems
 
+from posebeam.pipeline.usage import UsageError
+
 VIDEO_EXTENSIONS = frozenset(
     [
         ".mp4",
@@ -34,10 +36,6 @@ VIDEO_EXTENSIONS = frozenset(
 """Files of a *folder* input that are treated as videos; globs and URI lists are taken as given."""
 
 LIST_EXTENSIONS = (".txt", ".lst", ".uris")
-
-
-class UsageError(ValueError):
-    """A mistake in the command line: reported as one line, exit status 2."""
 
 
 def _is_directory(path: str) -> bool:

@@ -1,4 +1,5 @@
-"""The ``extract`` job: ``run()`` parses options and calls ``build()``, which only wires transforms.
+"""The ``extract`` and ``run`` jobs: ``run()`` checks a :class:`JobConfig` and calls ``build()``,
+which only wires transforms.
 
 Run as a module for launchers that pass Beam-style flags (Flex templates)::
 
@@ -9,11 +10,10 @@ Run as a module for launchers that pass Beam-style flags (Flex templates)::
 from __future__ import annotations
 
 import logging
-import os
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import apache_beam as beam
 from apache_beam.io import fileio
@@ -30,10 +30,10 @@ from posebeam.pipeline.extract import (
     DecodeAndEstimatePoses,
     ExtractConfig,
 )
-from posebeam.pipeline.inputs import MatchedInputs, UsageError, input_patterns, match_inputs
-from posebeam.pipeline.options import ExtractOptions, classify_config, extract_config
-from posebeam.pipeline.results_cache import cache_root
-from posebeam.pipeline.tables import WriteTables
+from posebeam.pipeline.inputs import MatchedInputs, input_patterns, match_inputs
+from posebeam.pipeline.options import JobConfig, job_config, module_parser
+from posebeam.pipeline.usage import check_output_folder
+from posebeam.pipeline.write_tables import WriteTables
 from posebeam.schemas.records import failure_row
 
 log = logging.getLogger(__name__)
@@ -80,38 +80,34 @@ def build(
     return tables
 
 
-def _check_output(output: str) -> None:
-    if "://" in output:
-        return
-    try:
-        os.makedirs(output, exist_ok=True)
-    except OSError as err:
-        raise UsageError(f"cannot create output folder {output}: {err.strerror}") from None
-    if not os.access(output, os.W_OK):
-        raise UsageError(f"output folder {output} is not writable")
+def run(
+    job: JobConfig, beam_args: Sequence[str] = (), test_pipeline: beam.Pipeline | None = None
+) -> PipelineResult:
+    """Check the inputs, output and backend, run the job to completion and return its result.
 
-
-def run(argv: Sequence[str] | None = None, test_pipeline: beam.Pipeline | None = None) -> PipelineResult:
-    """Validate the options, run the job to completion and return its result."""
-    options = PipelineOptions(list(argv) if argv is not None else None)
-    view = options.view_as(ExtractOptions)
-    if not view.input or not view.output:
-        raise UsageError("both --input and --output are required")
-    inputs = match_inputs(input_patterns(view.input))
-    _check_output(view.output)
-    base_config = extract_config(options)
-    config = replace(base_config, cache_root=cache_root(view.output, base_config), resume=view.resume)
+    ``beam_args`` go to Beam's ``PipelineOptions`` untouched."""
+    inputs = match_inputs(input_patterns(job.input))
+    check_output_folder(job.output)
+    config = job.extract
     check_backend(config.backend, **dict(config.backend_options))
+    options = PipelineOptions(list(beam_args))
     standard = options.view_as(StandardOptions)
     if standard.runner is None:
         standard.runner = LOCAL_RUNNER
     log.info("extracting poses from %d inputs with %s on %s", len(inputs), config.backend, standard.runner)
     p = test_pipeline or beam.Pipeline(options=options)
     run_id = time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
-    build(p, inputs, view.output, config, run_id, classify_config(options))
+    build(p, inputs, job.output, config, run_id, job.classify)
     result = p.run()
     result.wait_until_finish()
     return result
+
+
+def launch(argv: Sequence[str] | None = None) -> PipelineResult:
+    """A module or Flex-template launch: ``--input``, ``--output`` and the job options, parsed once
+    (:func:`~posebeam.pipeline.options.module_parser`); every other flag is Beam's."""
+    args, beam_args = module_parser().parse_known_args(argv)
+    return run(job_config(args), beam_args)
 
 
 @dataclass(frozen=True)
@@ -151,4 +147,4 @@ def summarise(result: PipelineResult) -> RunSummary:
 
 if __name__ == "__main__":
     logging.getLogger().setLevel(logging.INFO)
-    print(summarise(run()))
+    print(summarise(launch()))

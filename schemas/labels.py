@@ -1,7 +1,7 @@
 """Arrow schemas of the ground-truth label tables (training and evaluation data).
 
 ``posebeam synth`` writes them next to its ``videos`` and ``keypoints`` tables; users bring their own
-in the same columns (CSV or Parquet, see :mod:`posebeam.pipeline.datasets`). Labels are keyed like
+in the same columns (CSV or Parquet, see :mod:`posebeam.training.datasets`). Labels are keyed like
 keypoints: ``(video_id, person_id)`` names one track, frames are ``frame_index`` values of the
 ``keypoints`` table (counted from 0 in decode order), end frames are exclusive.
 
@@ -17,39 +17,46 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from posebeam.schemas.tables import METADATA_TABLE_KEY, table_schema
+from posebeam.schemas.tables import METADATA_TABLE_KEY, Column, table_schema
+
+LABELS = "posebeam.schemas.labels.label_table"
+"""Builds the label tables ``posebeam synth`` writes; users' own label files bring the same columns."""
+TRACK = "track id: person_id of the keypoints table"
 
 CLIP_LABELS = table_schema(
     "clip_labels",
     [
-        pa.field("video_id", pa.string(), nullable=False),
-        pa.field("person_id", pa.int32(), nullable=False),
-        pa.field("start_frame", pa.int32(), nullable=False),
-        pa.field("end_frame", pa.int32(), nullable=False),  # exclusive
-        pa.field("label", pa.string(), nullable=False),
+        Column("video_id", pa.string(), "32 hex digits", LABELS, "the video", nullable=False),
+        Column("person_id", pa.int32(), TRACK, LABELS, "the labelled person", nullable=False),
+        Column("start_frame", pa.int32(), "frame number", LABELS, "first frame of the span", nullable=False),
+        Column("end_frame", pa.int32(), "frame number, exclusive", LABELS, "one past its last frame",
+               nullable=False),
+        Column("label", pa.string(), "class name", LABELS, "the action", nullable=False),
     ],
-)
+)  # fmt: skip
 
 FRAME_LABELS_GT = table_schema(
     "frame_labels_gt",
     [
-        pa.field("video_id", pa.string(), nullable=False),
-        pa.field("person_id", pa.int32(), nullable=False),
-        pa.field("frame_index", pa.int32(), nullable=False),
-        pa.field("label", pa.string(), nullable=False),
+        Column("video_id", pa.string(), "32 hex digits", LABELS, "the video", nullable=False),
+        Column("person_id", pa.int32(), TRACK, LABELS, "the labelled person", nullable=False),
+        Column("frame_index", pa.int32(), "frame number", LABELS, "the frame", nullable=False),
+        Column("label", pa.string(), "class name", LABELS, "the action at this frame", nullable=False),
     ],
-)
+)  # fmt: skip
 
 PHASE_LABELS = table_schema(
     "phase_labels",
     [
-        pa.field("video_id", pa.string(), nullable=False),
-        pa.field("person_id", pa.int32(), nullable=False),
-        pa.field("frame_index", pa.int32(), nullable=False),
-        pa.field("phase", pa.string(), nullable=False),
-        pa.field("progress", pa.float32(), nullable=False),  # 0 at the start of a repetition, 1 at its end
+        Column("video_id", pa.string(), "32 hex digits", LABELS, "the video", nullable=False),
+        Column("person_id", pa.int32(), TRACK, LABELS, "the person", nullable=False),
+        Column("frame_index", pa.int32(), "frame number", LABELS, "the frame", nullable=False),
+        Column("phase", pa.string(), "phase name", LABELS, "the phase of the action at this frame",
+               nullable=False),
+        Column("progress", pa.float32(), "fraction in [0, 1]", LABELS,
+               "0 at the start of a repetition, 1 at its end", nullable=False),
     ],
-)
+)  # fmt: skip
 
 LABEL_TABLES: dict[str, pa.Schema] = {
     "clip_labels": CLIP_LABELS,

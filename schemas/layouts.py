@@ -1,6 +1,6 @@
 """Skeleton layouts as data: joint names, flip pairs, limbs and index maps to COCO-17.
 
-Heatmap channels, flips and every pose backend read their layout from here (REFERENCE.md §1).
+Heatmap channels, flips and every pose backend read their layout from here (docs/method.md §1).
 Image coordinates: x to the right, y down, in pixels of the decoded frame.
 """
 
@@ -61,7 +61,7 @@ COCO17 = Layout(
         "right_ankle",
     ),
     flip_pairs=((1, 2), (3, 4), (5, 6), (7, 8), (9, 10), (11, 12), (13, 14), (15, 16)),
-    # PYSKL's default COCO skeleton (REFERENCE.md §2.1).
+    # PYSKL's default COCO skeleton (docs/method.md §2).
     limbs=(
         (0, 1),
         (0, 2),

@@ -25,6 +25,22 @@ def quantise(values: np.ndarray, step: float) -> np.ndarray:
     return (np.round(np.asarray(values, dtype=np.float64) / step) * step).astype(np.float32)
 
 
+def keep_inside_frame(keypoints: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Clamp ``(..., K, 3)`` keypoints into the frame; a joint outside it gets confidence 0.
+
+    Pose models extrapolate joints that are out of view; the tables promise in-frame coordinates,
+    and confidence 0 marks the joint as missing for every consumer (docs/method.md §1). Floating
+    inputs keep their dtype.
+    """
+    out = np.array(keypoints, copy=True, dtype=np.result_type(keypoints, np.float32))
+    x, y = out[..., 0], out[..., 1]
+    outside = (x < 0) | (x > width - 1) | (y < 0) | (y > height - 1)
+    out[..., 0] = np.clip(x, 0, width - 1)
+    out[..., 1] = np.clip(y, 0, height - 1)
+    out[..., 2] = np.where(outside, 0.0, out[..., 2])
+    return out
+
+
 def _fixed_list(values: np.ndarray, size: int) -> pa.FixedSizeListArray:
     flat = pa.array(np.ascontiguousarray(values, dtype=np.float32).reshape(-1))
     return pa.FixedSizeListArray.from_arrays(flat, size)
@@ -38,8 +54,12 @@ def keypoints_table(
     bbox: np.ndarray,
     bbox_score: np.ndarray,
     keypoints: np.ndarray,
+    width: int,
+    height: int,
 ) -> pa.Table:
-    """The ``keypoints`` rows of one video, ``N`` person-frames.
+    """The ``keypoints`` rows of one video, ``N`` person-frames: the one producer of the table's
+    columns. Joints outside the ``width``×``height`` frame are clamped to its edge with confidence 0
+    (:func:`keep_inside_frame`); coordinates are rounded to 1/8 px, confidences to 1/256.
 
     Args:
         frame_index, timestamp_s, person_id, bbox_score: ``(N,)``.
@@ -48,6 +68,7 @@ def keypoints_table(
     """
     n = len(frame_index)
     keypoints = np.asarray(keypoints, dtype=np.float64).reshape(n, NUM_KEYPOINT_VALUES // 3, 3)
+    keypoints = keep_inside_frame(keypoints, width, height)
     triplets = np.concatenate(
         [quantise(keypoints[..., :2], COORDINATE_STEP), quantise(keypoints[..., 2:], CONFIDENCE_STEP)],
         axis=-1,

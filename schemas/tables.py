@@ -8,6 +8,8 @@ indices (a kept frame keeps its original index).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pyarrow as pa
 
 from posebeam.schemas.layouts import COCO17
@@ -21,112 +23,169 @@ METADATA_TABLE_KEY = b"posebeam.table"
 NUM_KEYPOINT_VALUES = COCO17.num_joints * 3
 
 
-def table_schema(table: str, fields: list[pa.Field], **extra: str) -> pa.Schema:
+@dataclass(frozen=True)
+class Column:
+    """One documented column: its Arrow type, unit, meaning and the one function that produces it.
+
+    ``producer`` is a dotted path (``package.module.function`` or ``…Class``) checked by the tests;
+    a column of a table no stage writes yet names the issue that will in parentheses.
+    """
+
+    name: str
+    type: pa.DataType
+    unit: str
+    producer: str
+    description: str
+    nullable: bool = True
+
+    def field(self) -> pa.Field:
+        return pa.field(self.name, self.type, nullable=self.nullable)
+
+
+COLUMNS: dict[str, tuple[Column, ...]] = {}
+"""Every table's documented columns, in schema order (``docs``, ``inspect`` and the tests read it)."""
+
+
+def table_schema(table: str, columns: list[Column], **extra: str) -> pa.Schema:
+    COLUMNS[table] = tuple(columns)
     metadata = {METADATA_VERSION_KEY: SCHEMA_VERSION.encode(), METADATA_TABLE_KEY: table.encode()}
     metadata.update({f"posebeam.{k}".encode(): v.encode() for k, v in extra.items()})
-    return pa.schema(fields, metadata=metadata)
+    return pa.schema([c.field() for c in columns], metadata=metadata)
 
+
+EXTRACT = "posebeam.pipeline.extract.DecodeAndEstimatePosesFn"
+"""Fills the ``videos`` row from the decoder's :class:`~posebeam.storage.video.StreamInfo` and the
+pose stage's counts (``posebeam synth`` writes the same columns for its generated videos)."""
+KEYPOINTS_WRITER = "posebeam.schemas.records.keypoints_table"
+PREDICTION_WRITER = "posebeam.pipeline.classify.prediction_row"
+SEGMENTER = "(not written yet: the action segmentation stage)"
+ALIGNER = "(not written yet: the temporal alignment stage)"
+PX = "pixels of the decoded frame, display orientation (x right, y down)"
 
 VIDEOS = table_schema(
     "videos",
     [
-        pa.field("video_id", pa.string(), nullable=False),  # sha256 of the file bytes, 32 hex chars
-        pa.field("uri", pa.string(), nullable=False),
-        pa.field("duration_s", pa.float64()),
-        pa.field("fps", pa.float64()),  # average frame rate of the stream
-        pa.field("width", pa.int32()),
-        pa.field("height", pa.int32()),
-        pa.field("codec", pa.string()),
-        # Display-matrix rotation (counterclockwise degrees) applied before pose estimation;
-        # width, height and every coordinate are in that display orientation.
-        pa.field("rotation_deg", pa.int32()),
-        pa.field("frames_decoded", pa.int64()),
-        pa.field("frames_processed", pa.int64()),  # after --fps sub-sampling
-        pa.field("packets_skipped", pa.int64()),  # corrupt packets skipped during decode
-        pa.field("backend", pa.string()),
-        pa.field("backend_version", pa.string()),
-        pa.field("persons_found", pa.int32()),  # distinct tracks
-        pa.field("person_frames", pa.int64()),  # rows written to keypoints
+        Column("video_id", pa.string(), "32 hex digits", "posebeam.storage.video.content_hash",
+               "first 32 hex digits of the SHA-256 of the file's bytes: identical files share it",
+               nullable=False),
+        Column("uri", pa.string(), "URI or local path", EXTRACT, "the input file as it was matched",
+               nullable=False),
+        Column("duration_s", pa.float64(), "seconds", EXTRACT, "the stream's duration (null if unknown)"),
+        Column("fps", pa.float64(), "frames per second", EXTRACT, "average frame rate of the stream"),
+        Column("width", pa.int32(), "pixels", EXTRACT, "frame width in display orientation"),
+        Column("height", pa.int32(), "pixels", EXTRACT, "frame height in display orientation"),
+        Column("codec", pa.string(), "FFmpeg codec name", EXTRACT, "the video stream's codec"),
+        Column("rotation_deg", pa.int32(), "degrees, counterclockwise", EXTRACT,
+               "display-matrix rotation applied before pose estimation; width, height and every "
+               "coordinate are in that display orientation"),
+        Column("frames_decoded", pa.int64(), "frames", EXTRACT, "frames the decoder produced"),
+        Column("frames_processed", pa.int64(), "frames", EXTRACT,
+               "frames given to the pose backend, after --fps sub-sampling"),
+        Column("packets_skipped", pa.int64(), "packets", EXTRACT, "corrupt packets skipped while decoding"),
+        Column("backend", pa.string(), "name", EXTRACT, "the pose backend (synth for posebeam synth)"),
+        Column("backend_version", pa.string(), "version string", EXTRACT, "the backend's model version"),
+        Column("persons_found", pa.int32(), "tracks", EXTRACT, "distinct person_id values of the video"),
+        Column("person_frames", pa.int64(), "rows", EXTRACT, "rows of the video in the keypoints table"),
     ],
-)
+)  # fmt: skip
 
 KEYPOINTS = table_schema(
     "keypoints",
     [
-        pa.field("video_id", pa.string(), nullable=False),
-        pa.field("frame_index", pa.int32(), nullable=False),
-        pa.field("timestamp_s", pa.float64(), nullable=False),
-        pa.field("person_id", pa.int32(), nullable=False),
-        pa.field("bbox", pa.list_(pa.float32(), 4)),  # x1, y1, x2, y2 in pixels
-        pa.field("bbox_score", pa.float32()),
-        # (x, y, confidence) per joint, flattened: x0, y0, c0, x1, y1, c1, ...
-        pa.field("keypoints", pa.list_(pa.float32(), NUM_KEYPOINT_VALUES)),
+        Column("video_id", pa.string(), "32 hex digits", KEYPOINTS_WRITER, "the video (videos.video_id)",
+               nullable=False),
+        Column("frame_index", pa.int32(), "frame number from 0", KEYPOINTS_WRITER,
+               "the frame's index in decode order, derived from its presentation timestamp; a frame "
+               "kept by --fps keeps its original index", nullable=False),
+        Column("timestamp_s", pa.float64(), "seconds", KEYPOINTS_WRITER,
+               "presentation time from the stream's first frame", nullable=False),
+        Column("person_id", pa.int32(), "track id", KEYPOINTS_WRITER,
+               "the person's track (posebeam.transforms.tracking), stable within a video, never reused",
+               nullable=False),
+        Column("bbox", pa.list_(pa.float32(), 4), PX + ", 1/8 px steps", KEYPOINTS_WRITER,
+               "person box x1, y1, x2, y2 from the detector, clipped to the frame"),
+        Column("bbox_score", pa.float32(), "[0, 1], 1/256 steps", KEYPOINTS_WRITER, "detector confidence"),
+        Column("keypoints", pa.list_(pa.float32(), NUM_KEYPOINT_VALUES),
+               PX + "; confidence in [0, 1]", KEYPOINTS_WRITER,
+               "x, y, confidence per COCO-17 joint, flattened (x0, y0, c0, x1, …); coordinates in 1/8 px "
+               "steps, confidences in 1/256 steps; a joint outside the frame is clamped to its edge "
+               "with confidence 0, and confidence 0 always means missing"),
     ],
     layout=COCO17.name,
-)
+)  # fmt: skip
 
 FAILURES = table_schema(
     "failures",
     [
-        pa.field("uri", pa.string(), nullable=False),
-        pa.field("video_id", pa.string()),  # null when the file could not even be read
-        pa.field("stage", pa.string(), nullable=False),  # read, open, decode, pose, ...
-        pa.field("error_type", pa.string(), nullable=False),
-        pa.field("message", pa.string(), nullable=False),
+        Column("uri", pa.string(), "URI or local path", "posebeam.schemas.records.failure_row",
+               "the input that could not be used", nullable=False),
+        Column("video_id", pa.string(), "32 hex digits", "posebeam.schemas.records.failure_row",
+               "null when the file could not even be read"),
+        Column("stage", pa.string(), "name", "posebeam.schemas.records.failure_row",
+               "where it failed: read, open, decode, pose, extract", nullable=False),
+        Column("error_type", pa.string(), "name", "posebeam.schemas.records.failure_row",
+               "the kind of error", nullable=False),
+        Column("message", pa.string(), "text", "posebeam.schemas.records.failure_row",
+               "the reason, for a person", nullable=False),
     ],
-)
+)  # fmt: skip
 
 CLIP_PREDICTIONS = table_schema(
     "clip_predictions",
     [
-        pa.field("video_id", pa.string(), nullable=False),
-        pa.field("person_id", pa.int32(), nullable=False),
-        pa.field("start_frame", pa.int32()),
-        pa.field("end_frame", pa.int32()),  # exclusive
-        pa.field("start_s", pa.float64()),
-        pa.field("end_s", pa.float64()),
-        pa.field("label", pa.string()),
-        pa.field("score", pa.float32()),
-        pa.field("top5_labels", pa.list_(pa.string())),
-        pa.field("top5_scores", pa.list_(pa.float32())),
-        pa.field("model", pa.string()),
+        Column("video_id", pa.string(), "32 hex digits", PREDICTION_WRITER, "the video", nullable=False),
+        Column("person_id", pa.int32(), "track id", PREDICTION_WRITER, "the classified person",
+               nullable=False),
+        Column("start_frame", pa.int32(), "frame number", PREDICTION_WRITER, "the clip's first frame"),
+        Column("end_frame", pa.int32(), "frame number, exclusive", PREDICTION_WRITER,
+               "one past the clip's last frame"),
+        Column("start_s", pa.float64(), "seconds", PREDICTION_WRITER, "timestamp of the first frame"),
+        Column("end_s", pa.float64(), "seconds", PREDICTION_WRITER, "timestamp of the last frame"),
+        Column("label", pa.string(), "class name", PREDICTION_WRITER, "the most probable class"),
+        Column("score", pa.float32(), "probability", PREDICTION_WRITER, "its averaged softmax probability"),
+        Column("top5_labels", pa.list_(pa.string()), "class names", PREDICTION_WRITER,
+               "the five most probable classes, best first"),
+        Column("top5_scores", pa.list_(pa.float32()), "probabilities", PREDICTION_WRITER,
+               "their probabilities"),
+        Column("model", pa.string(), "architecture@sha256 prefix", PREDICTION_WRITER,
+               "the checkpoint that predicted"),
     ],
-)
+)  # fmt: skip
 
 FRAME_LABELS = table_schema(
     "frame_labels",
     [
-        pa.field("video_id", pa.string(), nullable=False),
-        pa.field("person_id", pa.int32(), nullable=False),
-        pa.field("frame_index", pa.int32(), nullable=False),
-        pa.field("label", pa.string()),
-        pa.field("score", pa.float32()),
-        pa.field("model", pa.string()),
+        Column("video_id", pa.string(), "32 hex digits", SEGMENTER, "the video", nullable=False),
+        Column("person_id", pa.int32(), "track id", SEGMENTER, "the person", nullable=False),
+        Column("frame_index", pa.int32(), "frame number", SEGMENTER, "the frame", nullable=False),
+        Column("label", pa.string(), "class name", SEGMENTER, "the action at this frame"),
+        Column("score", pa.float32(), "probability", SEGMENTER, "its probability"),
+        Column("model", pa.string(), "architecture@sha256 prefix", SEGMENTER, "the segmenter"),
     ],
-)
+)  # fmt: skip
 
 SEGMENTS = table_schema(
     "segments",
     [
-        pa.field("video_id", pa.string(), nullable=False),
-        pa.field("person_id", pa.int32(), nullable=False),
-        pa.field("start_frame", pa.int32()),
-        pa.field("end_frame", pa.int32()),  # exclusive
-        pa.field("label", pa.string()),
-        pa.field("model", pa.string()),
+        Column("video_id", pa.string(), "32 hex digits", SEGMENTER, "the video", nullable=False),
+        Column("person_id", pa.int32(), "track id", SEGMENTER, "the person", nullable=False),
+        Column("start_frame", pa.int32(), "frame number", SEGMENTER, "first frame of the segment"),
+        Column("end_frame", pa.int32(), "frame number, exclusive", SEGMENTER, "one past its last frame"),
+        Column("label", pa.string(), "class name", SEGMENTER, "the segment's action"),
+        Column("model", pa.string(), "architecture@sha256 prefix", SEGMENTER, "the segmenter"),
     ],
-)
+)  # fmt: skip
 
 EMBEDDINGS = table_schema(
     "embeddings",
     [
-        pa.field("video_id", pa.string(), nullable=False),
-        pa.field("person_id", pa.int32(), nullable=False),
-        pa.field("frame_index", pa.int32(), nullable=False),
-        pa.field("embedding", pa.list_(pa.float32())),
-        pa.field("model", pa.string()),
+        Column("video_id", pa.string(), "32 hex digits", ALIGNER, "the video", nullable=False),
+        Column("person_id", pa.int32(), "track id", ALIGNER, "the person", nullable=False),
+        Column("frame_index", pa.int32(), "frame number", ALIGNER, "the frame", nullable=False),
+        Column("embedding", pa.list_(pa.float32()), "unitless", ALIGNER, "the frame's alignment embedding"),
+        Column("model", pa.string(), "architecture@sha256 prefix", ALIGNER, "the aligner"),
     ],
-)
+)  # fmt: skip
 
 TABLES: dict[str, pa.Schema] = {
     "videos": VIDEOS,

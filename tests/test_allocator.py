@@ -1,4 +1,4 @@
-"""pipeline/allocator.py: freed blocks stay in the process after keep_freed_memory()."""
+"""models/allocator.py: freed blocks stay in the process after keep_freed_memory()."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 SCRIPT = """
 import os, sys
 import numpy as np
-from posebeam.pipeline.allocator import keep_freed_memory
+from posebeam.models.allocator import keep_freed_memory
 
 if sys.argv[1] == "keep":
     assert keep_freed_memory()

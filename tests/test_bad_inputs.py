@@ -27,7 +27,7 @@ from synth_video import (
 )
 
 from posebeam.pipeline.cli import main
-from posebeam.pipeline.video import VideoReader
+from posebeam.storage.video import VideoReader
 
 VideoOutcome = tuple[str, int]  # ("videos", frames_decoded)
 FailureOutcome = tuple[str, str]  # ("failures", stage)

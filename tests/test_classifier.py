@@ -53,6 +53,8 @@ def test_train_then_evaluate_a_small_classifier(tmp_path: Path, capsys: pytest.C
     assert card["clip"] == {**SPEC.to_card(), "test_size": 32}
     assert ClipSpec.from_card(card["clip"]) == ClipSpec(clip_len=8, train_size=32, test_size=32)
     assert len(card["classes"]) == model.head.fc_cls.out_features
+    training = card["training"]  # the registry's PYSKL defaults: lr 0.4 per 256 clips, scaled to the batch
+    assert training["lr"] == pytest.approx(0.4 * 4 / 256) and training["weight_decay"] == 3e-4
     held_out = card["metrics"]["held_out"]
     assert 0.0 <= held_out["top1"] <= held_out["top5"] <= 1.0
     assert (out / "confusion.png").stat().st_size > 1000

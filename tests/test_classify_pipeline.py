@@ -44,6 +44,8 @@ def _table(frames: int, fps: float, persons: int = 1) -> object:
         bbox=np.tile([10.0, 10.0, 60.0, 120.0], (n, 1)),
         bbox_score=np.ones(n),
         keypoints=np.concatenate([rng.uniform(10, 100, (n, 17, 2)), np.full((n, 17, 1), 0.8)], axis=2),
+        width=640,
+        height=480,
     )
 
 
@@ -54,8 +56,8 @@ def test_clip_windows_slide_over_each_person_by_time() -> None:
     assert [k[:4] for k in keys if k[1] == 0] == [("v1", 0, 0, 20), ("v1", 0, 10, 30), ("v1", 0, 20, 40),
                                                   ("v1", 0, 30, 50)]  # fmt: skip
     assert len(keys) == 8
-    keypoints, scores = clips[0][1]
-    assert keypoints.shape == (20, 17, 2) and scores.shape == (20, 17)
+    clip, uri = clips[0][1]
+    assert clip.keypoints.shape == (20, 17, 2) and clip.scores.shape == (20, 17) and uri is None
     assert list(clip_windows(_table(frames=5, fps=10.0), config)) == [], "too few frames for a clip"
 
 

@@ -9,16 +9,16 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from posebeam.models.baseline import evaluate_clips, normalise_pose, window_features
 from posebeam.pipeline.cli import main
-from posebeam.pipeline.datasets import (
+from posebeam.schemas.records import keypoints_table
+from posebeam.training.baseline import evaluate_clips, normalise_pose, window_features
+from posebeam.training.datasets import (
     KEYPOINT_CSV_COLUMNS,
     LabelError,
     load_clips,
     load_frame_sequences,
     load_tracks,
 )
-from posebeam.schemas.records import keypoints_table
 
 VIDEO = "v" * 32
 
@@ -31,7 +31,15 @@ def _keypoints(frames: list[int], person: int = 0, video: str = VIDEO) -> pa.Tab
     kp[..., 1] = 10.0 * np.arange(17)
     kp[..., 2] = 0.5
     return keypoints_table(
-        video, np.array(frames), np.array(frames) / 10, np.full(n, person), np.zeros((n, 4)), np.ones(n), kp
+        video,
+        np.array(frames),
+        np.array(frames) / 10,
+        np.full(n, person),
+        np.zeros((n, 4)),
+        np.ones(n),
+        kp,
+        10_000,
+        10_000,
     )
 
 

@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
 from apache_beam.runners.runner import PipelineResult
 
-from posebeam.pipeline.options import ExtractOptions
-from posebeam.pipeline.run import run
+from posebeam.pipeline.options import module_parser
+from posebeam.pipeline.run import launch
 
 DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
 
 
 def test_flex_template_declares_exactly_the_job_options() -> None:
-    parser = argparse.ArgumentParser()
-    ExtractOptions._add_argparse_args(parser)
-    options = {action.dest for action in parser._actions if action.dest != "help"}
+    options = {action.dest for action in module_parser()._actions if action.dest != "help"}
     metadata = json.loads((DEPLOY / "metadata.json").read_text())
     declared = {parameter["name"] for parameter in metadata["parameters"]}
     assert declared == options
@@ -26,7 +23,7 @@ def test_flex_template_declares_exactly_the_job_options() -> None:
 
 
 def test_dataflow_dry_run_builds_the_job_graph(video_folder: Path) -> None:
-    result = run(
+    result = launch(
         [
             "--input", str(video_folder),
             "--output", "gs://posebeam-test/out",

@@ -7,10 +7,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from posebeam.schemas.records import keep_inside_frame
 from posebeam.transforms.boxes import (
     crop_to_frame,
     iou_matrix,
-    keep_inside_frame,
     nms,
     square_crop_transform,
 )

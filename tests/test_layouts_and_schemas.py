@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import importlib
+
 import numpy as np
 import pyarrow as pa
 import pytest
 
 from posebeam.schemas.layouts import BLAZEPOSE33, BODY25, COCO17, get_layout
 from posebeam.schemas.records import COORDINATE_STEP, failure_row, keypoints_table, quantise, video_row
-from posebeam.schemas.tables import KEYPOINTS, SchemaVersionError, check_schema_version
+from posebeam.schemas.tables import COLUMNS, KEYPOINTS, TABLES, SchemaVersionError, check_schema_version
 
 
 def test_coco_flip_index_swaps_left_and_right() -> None:
@@ -47,6 +49,8 @@ def test_keypoints_table_is_columnar_with_the_declared_schema() -> None:
         bbox=np.tile([1.0, 2.0, 30.0, 60.0], (n, 1)),
         bbox_score=np.array([0.9, 0.8, 0.7]),
         keypoints=keypoints,
+        width=640,
+        height=480,
     )
     assert table.schema.equals(KEYPOINTS, check_metadata=True)
     assert table.column("person_id").to_pylist() == [0, 1, 0]
@@ -69,3 +73,31 @@ def test_schema_version_check_refuses_other_major_versions() -> None:
         check_schema_version(old, "keypoints")
     with pytest.raises(SchemaVersionError, match="schema version none"):
         check_schema_version(pa.schema([]), "keypoints")
+
+
+def test_the_keypoints_writer_clamps_joints_into_the_frame_as_missing() -> None:
+    """keypoints_table is the keypoints column's one producer: backends hand it raw model output."""
+    joints = np.full((1, 17, 3), [20.0, 30.0, 0.9])
+    joints[0, 3] = [-4.0, 30.0, 0.8]  # left of the frame
+    joints[0, 4] = [20.0, 47.3, 0.7]  # below it
+    table = keypoints_table("v", np.array([0]), np.array([0.0]), np.array([0]), np.array([[0, 0, 40, 48]]),
+                            np.array([1.0]), joints, width=40, height=48)  # fmt: skip
+    written = np.asarray(table.column("keypoints")[0].as_py()).reshape(17, 3)
+    np.testing.assert_allclose(written[3], [0.0, 30.0, 0.0])
+    np.testing.assert_allclose(written[4], [20.0, 47.0, 0.0])
+    np.testing.assert_allclose(written[5], [20.0, 30.0, 230 / 256])  # 0.9 rounded to 1/256
+
+
+def test_every_column_has_a_unit_a_meaning_and_a_producer_that_exists() -> None:
+    from posebeam.schemas.labels import LABEL_TABLES
+
+    assert set(COLUMNS) == set(TABLES) | set(LABEL_TABLES)
+    for table, columns in COLUMNS.items():
+        schema = TABLES.get(table) or LABEL_TABLES[table]
+        assert [c.name for c in columns] == schema.names
+        for column in columns:
+            assert column.unit and column.description, f"{table}.{column.name}"
+            if column.producer.startswith("("):  # a table no stage writes yet
+                continue
+            module, _, name = column.producer.rpartition(".")
+            assert hasattr(importlib.import_module(module), name), f"{table}.{column.name}: {column.producer}"

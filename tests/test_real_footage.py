@@ -1,6 +1,6 @@
 """Real footage: the sample street clip (several walking people) through the default backend.
 
-The clip comes from Debian's opencv-doc package (see posebeam.pipeline.sample); without network
+The clip comes from Debian's opencv-doc package (see posebeam.storage.sample); without network
 access to the Debian mirror and no cached copy, these tests are skipped.
 """
 
@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 from extract import cut_clip
 
 from posebeam.pipeline.cli import main
-from posebeam.pipeline.sample import SampleUnavailable, cache_dir, fetch_sample
+from posebeam.storage.sample import SampleUnavailable, cache_dir, fetch_sample
 
 
 @pytest.fixture(scope="module")

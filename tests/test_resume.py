@@ -18,8 +18,8 @@ from synth_video import write_broken_inputs, write_video
 
 from posebeam.pipeline.cli import main
 from posebeam.pipeline.results_cache import ResultsCache
-from posebeam.pipeline.tables import read_table
 from posebeam.schemas.tables import SchemaVersionError
+from posebeam.storage.parquet_tables import read_table
 
 TESTS = Path(__file__).resolve().parent
 TABLES = ("videos", "keypoints", "failures")

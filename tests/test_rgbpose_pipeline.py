@@ -25,10 +25,10 @@ from scipy.special import softmax
 from synth_video import write_video
 from torch import Tensor, nn
 
-from posebeam.pipeline.classify import ClassifyClips, RGBClip, RGBPoseClassifierHandler
-from posebeam.pipeline.clips import ClassifyConfig, PersonClip, clip_windows
+from posebeam.pipeline.classify import ClassifyClips, ClipInput, RGBPoseClassifierHandler, clip_windows
+from posebeam.pipeline.clips import ClassifyConfig, PersonClip
 from posebeam.pipeline.extract import METRICS_NAMESPACE
-from posebeam.pipeline.run import run
+from posebeam.pipeline.run import launch
 from posebeam.schemas.tables import KEYPOINTS
 
 WINDOW = {"window_s": 1.0, "stride_s": 0.5}
@@ -50,7 +50,7 @@ def rgbpose_run(
     write_video(root / "videos" / "walk3.mkv", codec="mjpeg", frames=12, num_boxes=3)
     argv = ["--input", str(root / "videos"), "--output", str(root / "out"), "--backend", "shapes"]
     argv += ["--classifier", str(rgbpose_weights), "--clip_window_s", "1.0", "--clip_stride_s", "0.5"]
-    return root, _counters(run([*argv, *BEAM_TEST_OPTIONS]))
+    return root, _counters(launch([*argv, *BEAM_TEST_OPTIONS]))
 
 
 def _keypoint_tables(out: Path) -> list[pa.Table]:
@@ -138,8 +138,8 @@ def test_handler_fuses_the_clip_averaged_softmax_of_each_stream_1_to_1(
     clip = PersonClip(keypoints, np.ones((12, 17), np.float32), np.arange(4, 16))
     garbage = tmp_path / "garbage.mp4"
     garbage.write_bytes(b"not a video" * 100)
-    unreadable = [RGBClip(clip, str(tmp_path / "gone.mp4")), RGBClip(clip, str(garbage))]
-    batch = [RGBClip(clip, str(video)), *unreadable, RGBClip(clip, str(video))]
+    unreadable = [ClipInput(clip, str(tmp_path / "gone.mp4")), ClipInput(clip, str(garbage))]
+    batch = [ClipInput(clip, str(video)), *unreadable, ClipInput(clip, str(video))]
     handler = RGBPoseClassifierHandler(ClassifyConfig(weights=str(rgbpose_weights), num_clips=2))
     handler.load_model()
     model = _FixedLogits()

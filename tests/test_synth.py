@@ -12,13 +12,13 @@ import pytest
 from conftest import assert_one_line_usage_error
 
 from posebeam.pipeline.cli import main
-from posebeam.pipeline.tables import read_table
-from posebeam.pipeline.video import VideoReader
 from posebeam.schemas.labels import LABEL_TABLES
 from posebeam.schemas.tables import SCHEMA_VERSION, TABLES
-from posebeam.transforms.synth_actions import ACTIONS
-from posebeam.transforms.synth_noise import NoiseConfig
-from posebeam.transforms.synth_scene import SceneConfig, label_columns, synth_video_id, synthesise
+from posebeam.storage.parquet_tables import read_table
+from posebeam.storage.video import VideoReader
+from posebeam.synth.actions import ACTIONS
+from posebeam.synth.noise import NoiseConfig
+from posebeam.synth.scene import SceneConfig, label_columns, synth_video_id, synthesise
 
 ALL_TABLES = ("videos", "keypoints", *LABEL_TABLES)
 

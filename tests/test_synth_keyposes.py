@@ -6,10 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from posebeam.models.baseline import fit_and_score, pose_features, split_by_group
-from posebeam.transforms.keyposes import anchor_params, body25_to_coco17, data_path, load_real_poses
-from posebeam.transforms.synth_actions import KEY_POSES
-from posebeam.transforms.synth_body import BodyShape, P, forward_kinematics
+from posebeam.synth.actions import KEY_POSES
+from posebeam.synth.body import BodyShape, P, forward_kinematics
+from posebeam.synth.keyposes import anchor_params, body25_to_coco17, data_path, load_real_poses
+from posebeam.training.baseline import fit_and_score, pose_features
+from posebeam.training.splits import split_by_group
 
 
 def test_body25_row_of_the_csv_maps_to_coco17() -> None:

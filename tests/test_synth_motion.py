@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from posebeam.transforms.synth_actions import ACTIONS, KEY_POSES, action_pose, key_matrix, periodic_pchip
-from posebeam.transforms.synth_body import (
+from posebeam.schemas.records import keep_inside_frame
+from posebeam.synth.actions import ACTIONS, KEY_POSES, action_pose, key_matrix, periodic_pchip
+from posebeam.synth.body import (
     ANGLE_PARAMS,
     PARAMS,
     BodyShape,
@@ -16,9 +17,9 @@ from posebeam.transforms.synth_body import (
     mirror_params,
     neutral_params,
 )
-from posebeam.transforms.synth_noise import NoiseConfig, clamp_to_frame, detect, missed_frames, random_camera
-from posebeam.transforms.synth_scene import SceneConfig, keypoint_columns, synthesise
-from posebeam.transforms.synth_timeline import perform, plan, sample_style
+from posebeam.synth.noise import NoiseConfig, detect, missed_frames, random_camera
+from posebeam.synth.scene import SceneConfig, keypoint_columns, synthesise
+from posebeam.synth.timeline import perform, plan, sample_style
 
 
 def test_neutral_pose_has_human_proportions() -> None:
@@ -130,6 +131,7 @@ def test_missed_frames_come_in_short_runs() -> None:
 
 def test_joints_outside_the_frame_are_clamped_and_missing() -> None:
     xy = np.array([[[-5.0, 10.0], [50.0, 50.0], [120.0, 99.5]]])
-    clamped, conf = clamp_to_frame(xy, np.ones((1, 3)), 100, 100)
+    inside = keep_inside_frame(np.concatenate([xy, np.ones((1, 3, 1))], -1), 100, 100)
+    clamped, conf = inside[..., :2], inside[..., 2]
     assert clamped.tolist() == [[[0.0, 10.0], [50.0, 50.0], [99.0, 99.0]]]
     assert conf.tolist() == [[0.0, 1.0, 0.0]]

@@ -22,8 +22,8 @@ from synth_video import write_video
 
 from posebeam.models.classifier import build_classifier, load_classifier
 from posebeam.pipeline.cli import main
-from posebeam.pipeline.train_rgbpose import TrainingVideoError, read_clip_frames
 from posebeam.schemas.tables import VIDEOS
+from posebeam.training.rgbpose_inputs import TrainingVideoError, read_clip_frames
 from posebeam.transforms.rgb_inputs import RGBPoseSpec
 
 SPEC = RGBPoseSpec(rgb_frames=4, rgb_size=32, pose_frames=16)

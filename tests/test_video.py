@@ -15,7 +15,7 @@ from synth_video import (
     write_video,
 )
 
-from posebeam.pipeline.video import NoVideoStream, VideoReader, content_hash, read_frames
+from posebeam.storage.video import NoVideoStream, VideoReader, content_hash, read_frames
 
 
 @pytest.mark.parametrize(

@@ -66,18 +66,3 @@ def clip_boxes(boxes: np.ndarray, width: int, height: int) -> np.ndarray:
     out[:, [0, 2]] = np.clip(out[:, [0, 2]], 0, width)
     out[:, [1, 3]] = np.clip(out[:, [1, 3]], 0, height)
     return out
-
-
-def keep_inside_frame(keypoints: np.ndarray, width: int, height: int) -> np.ndarray:
-    """Clamp ``(..., K, 3)`` keypoints into the frame; a joint predicted outside gets confidence 0.
-
-    Pose models extrapolate joints that are out of view; the tables promise in-frame coordinates,
-    and confidence 0 marks the joint as missing for every consumer (REFERENCE.md §1).
-    """
-    out = np.array(keypoints, dtype=np.float32, copy=True)
-    x, y = out[..., 0], out[..., 1]
-    outside = (x < 0) | (x > width - 1) | (y < 0) | (y > height - 1)
-    out[..., 0] = np.clip(x, 0, width - 1)
-    out[..., 1] = np.clip(y, 0, height - 1)
-    out[..., 2] = np.where(outside, 0.0, out[..., 2])
-    return out

@@ -1,4 +1,4 @@
-"""PoseConv3D clip inputs: one person's keypoints → heatmap volumes (REFERENCE.md §2.3–§2.4).
+"""PoseConv3D clip inputs: one person's keypoints → heatmap volumes (docs/method.md §3).
 
 Train: UniformSampleFrames → PoseCompact (square, padding 0.25) → resize to short side
 ``train_size·64/56`` → RandomResizedCrop (area 0.56–1) → resize to ``train_size`` → flip with

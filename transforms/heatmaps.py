@@ -1,4 +1,4 @@
-"""Pseudo-heatmaps from keypoints, with PYSKL's ``GeneratePoseTarget`` semantics (REFERENCE.md §2.1).
+"""Pseudo-heatmaps from keypoints, with PYSKL's ``GeneratePoseTarget`` semantics (docs/method.md §2).
 
 Coordinates are pixels of the target grid, x to the right and y down; pixel ``(i, j)`` is column
 ``i``, row ``j``. Keypoints are ``(T, M, K, 2)`` (frames, persons, joints, xy), scores
@@ -203,11 +203,11 @@ def render_heatmaps(
         sigma: Gaussian σ in pixels (PYSKL: 0.6).
         limbs: ``(a, b)`` joint index pairs. ``None``: joint maps (C = K); a sequence: limb maps
             (C = len(limbs)), e.g. ``COCO17.limbs``.
-        with_joints: put the K joint maps before the limb maps (C = K + L, REFERENCE.md §6);
+        with_joints: put the K joint maps before the limb maps (C = K + L, docs/method.md §2);
             defaults to ``limbs is None``.
         eps: points and limbs scoring below it are skipped (PYSKL's EPS).
         cutoff: limb pixels whose Gaussian factor ``exp(-d²/2σ²)`` is below it are left at 0, so
-            that only a band of ``σ·sqrt(2·ln(1/cutoff))`` px around each limb is evaluated (3.2 px
+            that only a band of ``σ·sqrt(2·ln(1/cutoff))`` px around each limb is evaluated (3.15 px
             for σ = 0.6 and the default 1e-6): limb maps then differ from PYSKL's by at most
             ``cutoff · score``. 0 evaluates PYSKL's whole window. Joint maps are always complete.
 
@@ -266,7 +266,7 @@ def render_pose_volume(
     eps: float = EPS,
     cutoff: float = LIMB_CUTOFF,
 ) -> np.ndarray:
-    """Joint and limb maps together, float32 ``(T, K + L, H, W)`` (REFERENCE.md §6).
+    """Joint and limb maps together, float32 ``(T, K + L, H, W)`` (docs/method.md §2).
 
     The same as ``render_heatmaps(..., limbs=limbs, with_joints=True)``; the default limbs are
     PYSKL's COCO-17 skeleton, so COCO-17 input gives 34 channels.

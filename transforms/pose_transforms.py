@@ -1,4 +1,4 @@
-"""Keypoint-level PYSKL/mmaction augmentations as pure functions (REFERENCE.md §2.2–§2.4).
+"""Keypoint-level PYSKL/mmaction augmentations as pure functions (docs/method.md §3).
 
 Keypoints are float arrays ``(..., K, 2)`` of x, y in pixels (x to the right, y down), usually
 ``(T, M, K, 2)``; scores ``(..., K)``. As in PYSKL, a coordinate equal to 0 means "missing": the

@@ -1,4 +1,4 @@
-"""RGBPose-Conv3D inputs: one person's clip → an RGB volume and pose heatmaps (REFERENCE.md §2.6).
+"""RGBPose-Conv3D inputs: one person's clip → an RGB volume and pose heatmaps (docs/method.md §4.4).
 
 pyskl's ``configs/rgbpose_conv3d/rgbpose_conv3d.py`` test pipeline, step by step:
 

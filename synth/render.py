@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import cv2
 import numpy as np
 
-from posebeam.transforms.synth_scene import SynthPerson, SynthVideo
+from posebeam.synth.scene import SynthPerson, SynthVideo
 
 SKIN = np.array([[224, 172, 138], [198, 134, 99], [141, 85, 54], [240, 200, 170], [110, 70, 45]])
 LEGS = ((11, 13), (13, 15), (12, 14), (14, 16))

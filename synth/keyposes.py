@@ -7,7 +7,7 @@ y24``. Coordinates are normalised per pose (centred on the box, scaled by body-p
 **y up**; a missing joint is written (0, 0). Only the data file is read: importing
 ``pose_classification_kit.datasets`` would import TensorFlow.
 
-The synthetic actions (:mod:`posebeam.transforms.synth_actions`) use the per-class median joint
+The synthetic actions (:mod:`posebeam.synth.actions`) use the per-class median joint
 angles as anchors, so that their squat or reach-up passes through poses real people take.
 """
 
@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from posebeam.schemas.layouts import BODY25
-from posebeam.transforms.synth_body import BodyShape, inverse_kinematics, mirror_params, neutral_params
+from posebeam.synth.body import BodyShape, inverse_kinematics, mirror_params, neutral_params
 
 DATA_PACKAGE = "pose_classification_kit"
 DATA_FILE = ("datasets", "BodyPose_Dataset.csv")

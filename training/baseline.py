@@ -1,13 +1,13 @@
 """The keypoint baseline: logistic regression on normalised raw COCO-17 keypoints.
 
-The row every learned model must beat (REFERENCE.md §6, "Baseline row"). Features of a clip:
+The row every learned model must beat (docs/method.md §5). Features of a clip:
 centre every frame's joints on the clip's hip mid-point, divide by its torso length (hip mid-point
 to shoulder mid-point; medians over the frames that show them), sample ``frames`` frames uniformly
 over the clip, set missing joints (score 0) to the centre, and flatten to ``frames × 17 × 2`` values.
 A standardiser and scikit-learn's ``LogisticRegression`` (L2, C = 1) classify them. The split is by
 video, so persons of one video never sit on both sides.
 
-    python -m posebeam.models.baseline TABLES [--frames 16] [--test-fraction 0.3] [--seed 0]
+    python -m posebeam.training.baseline TABLES [--frames 16] [--test-fraction 0.3] [--seed 0]
 
 reads ``TABLES/keypoints`` and ``TABLES/clip_labels`` (e.g. ``posebeam synth`` output) and prints
 held-out accuracy next to chance.
@@ -18,21 +18,16 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from posebeam.training.datasets import ClipSample, load_clips
+from posebeam.training.splits import split_by_group
+
 HIPS, SHOULDERS = (11, 12), (5, 6)
-
-
-class Clip(Protocol):
-    video_id: str
-    keypoints: np.ndarray
-    scores: np.ndarray
-    label: int
 
 
 def normalise_pose(keypoints: np.ndarray, scores: np.ndarray) -> np.ndarray:
@@ -65,14 +60,6 @@ def pose_features(points: np.ndarray, present: np.ndarray) -> np.ndarray:
     return np.stack(
         [normalise_pose(p[None], s[None]).reshape(-1) for p, s in zip(points, present, strict=True)]
     )
-
-
-def split_by_group(groups: Sequence[str], test_fraction: float, seed: int) -> np.ndarray:
-    """``(N,)`` bool, True for test items: a random ``test_fraction`` of the distinct groups."""
-    names = np.unique(np.asarray(groups, dtype=str))
-    rng = np.random.default_rng(seed)
-    test = rng.choice(names, max(1, round(len(names) * test_fraction)), replace=False)
-    return np.isin(np.asarray(groups, dtype=str), test)
 
 
 @dataclass(frozen=True)
@@ -112,7 +99,12 @@ def fit_and_score(
 
 
 def evaluate_clips(
-    clips: Sequence[Clip], num_classes: int, *, frames: int = 16, test_fraction: float = 0.3, seed: int = 0
+    clips: Sequence[ClipSample],
+    num_classes: int,
+    *,
+    frames: int = 16,
+    test_fraction: float = 0.3,
+    seed: int = 0,
 ) -> BaselineReport:
     """Held-out accuracy of the baseline on clips split by video."""
     features = np.stack([window_features(c.keypoints, c.scores, frames) for c in clips])
@@ -129,8 +121,6 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--exclude", default="idle", help="comma-separated labels to leave out")
     args = parser.parse_args(argv)
-    from posebeam.pipeline.datasets import load_clips
-
     clips, classes = load_clips(args.tables, args.tables, exclude=tuple(args.exclude.split(",")))
     report = evaluate_clips(
         clips, len(classes), frames=args.frames, test_fraction=args.test_fraction, seed=args.seed

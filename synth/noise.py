@@ -2,7 +2,7 @@
 
 Every function takes the ``np.random.Generator`` it draws from; nothing uses global random state.
 Arrays follow the ``keypoints`` table: image pixels (x right, y down), ``(T, 17, 2)`` coordinates and
-``(T, 17)`` confidences per person, where confidence 0 means missing (REFERENCE.md §1) and a missing
+``(T, 17)`` confidences per person, where confidence 0 means missing (docs/method.md §1) and a missing
 joint is written (0, 0, 0) as OpenPose writes it.
 """
 
@@ -139,15 +139,6 @@ def missed_frames(num_frames: int, rng: np.random.Generator, config: NoiseConfig
     for start in np.flatnonzero(rng.random(num_frames) < config.frame_drop_p):
         missed[start : start + int(rng.integers(1, config.frame_drop_max + 1))] = True
     return missed
-
-
-def clamp_to_frame(
-    xy: np.ndarray, conf: np.ndarray, width: int, height: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Joints outside the frame are clamped to its edge with confidence 0, as ``extract`` writes them."""
-    inside = (xy[..., 0] >= 0) & (xy[..., 0] <= width - 1) & (xy[..., 1] >= 0) & (xy[..., 1] <= height - 1)
-    xy = np.stack([np.clip(xy[..., 0], 0, width - 1), np.clip(xy[..., 1], 0, height - 1)], -1)
-    return xy, np.where(inside, conf, 0.0)
 
 
 def track_ids(missed: np.ndarray, rng: np.random.Generator, config: NoiseConfig) -> np.ndarray:

@@ -1,9 +1,9 @@
-"""RGBPose-Conv3D clips for ``posebeam train classifier`` and ``evaluate classifier`` (REFERENCE.md §2.6).
+"""RGBPose-Conv3D clips for ``posebeam train classifier`` and ``evaluate classifier`` (docs/method.md §4.4).
 
 :class:`RGBPoseInputs` is the two-stream counterpart of the skeleton trainer's heatmap inputs: for
 each clip it draws the frame positions first (:func:`~posebeam.transforms.rgb_inputs.
 train_positions` or, at test time, ``rgb_positions``), decodes only those frames from the clip's
-video (the ``videos`` table's ``uri``; :func:`~posebeam.pipeline.video.read_frames` seeks to the
+video (the ``videos`` table's ``uri``; :func:`~posebeam.storage.video.read_frames` seeks to the
 nearest keyframe), and builds pyskl's train or test inputs. The loss is cross-entropy on each
 stream, summed 1:1; test scores are each stream's clip-averaged softmax and their 1:1 fusion.
 
@@ -20,12 +20,14 @@ from typing import Any
 
 import numpy as np
 import torch
-from apache_beam.io.filesystems import FileSystems
 from torch import Tensor, nn
 
 from posebeam.models.rgbpose import clip_averaged_softmax, fuse_test_scores
-from posebeam.pipeline.datasets import ClipSample, read_source
-from posebeam.pipeline.video import READ_ERRORS, FramesNotFound, VideoReader, frames_at
+from posebeam.storage.uris import exists, open_input
+from posebeam.storage.video import READ_ERRORS, FramesNotFound, VideoReader, frames_at
+from posebeam.training.classifier_inputs import Predictions, sample_labels
+from posebeam.training.datasets import ClipSample, read_source
+from posebeam.transforms.clip_inputs import CardSpec
 from posebeam.transforms.rgb_inputs import (
     RGBPoseSpec,
     rgb_positions,
@@ -41,14 +43,6 @@ class TrainingVideoError(ValueError):
     """A labelled clip's video cannot be read; the message names the video."""
 
 
-@dataclass(frozen=True)
-class Predictions:
-    """``(N, classes)`` probabilities that are scored, and each stream's where there are several."""
-
-    probabilities: np.ndarray
-    streams: dict[str, np.ndarray]
-
-
 def video_uris(data: str, samples: Sequence[ClipSample]) -> dict[str, str]:
     """``video_id → uri`` from ``data``'s ``videos`` table for the samples' videos (the first, sorted,
     of identical files); raises :class:`TrainingVideoError` for a video without a readable file."""
@@ -61,11 +55,7 @@ def video_uris(data: str, samples: Sequence[ClipSample]) -> dict[str, str]:
     for video_id in sorted({s.video_id for s in samples}):
         if video_id not in uris:
             raise TrainingVideoError(f"video {video_id} has no row in the videos table of {data}")
-        try:
-            found = FileSystems.exists(uris[video_id])
-        except ValueError:  # a scheme no filesystem reads, e.g. synth:// without --render
-            found = False
-        if not found:
+        if not exists(uris[video_id]):  # also a scheme no filesystem reads: synth:// without --render
             raise TrainingVideoError(f"video {video_id}: its file {uris[video_id]} does not exist")
     return uris
 
@@ -73,16 +63,12 @@ def video_uris(data: str, samples: Sequence[ClipSample]) -> dict[str, str]:
 def read_clip_frames(video_id: str, uri: str, indices: Sequence[int]) -> list[np.ndarray]:
     """The RGB frames ``(H, W, 3)`` at ``indices`` (frame numbers of the video), in that order."""
     try:
-        with FileSystems.open(uri) as fileobj, VideoReader(fileobj) as reader:
+        with open_input(uri) as fileobj, VideoReader(fileobj) as reader:
             return frames_at(reader, indices)
     except FramesNotFound as err:
         raise TrainingVideoError(f"video {video_id}: {uri} has no frames {err.missing[:5]}") from err
     except READ_ERRORS as err:
         raise TrainingVideoError(f"video {video_id}: cannot decode {uri}: {err}") from err
-
-
-def sample_labels(batch: Sequence[ClipSample], device: torch.device) -> Tensor:
-    return torch.tensor([s.label for s in batch], device=device)
 
 
 @dataclass(frozen=True)
@@ -91,6 +77,12 @@ class RGBPoseInputs:
 
     spec: RGBPoseSpec
     uris: dict[str, str]
+
+    @classmethod
+    def for_samples(cls, spec: CardSpec, data: str, samples: Sequence[ClipSample]) -> RGBPoseInputs:
+        """Checks first that every sample's video in ``data``'s ``videos`` table can be read."""
+        assert isinstance(spec, RGBPoseSpec)
+        return cls(spec, video_uris(data, samples))
 
     def card_entries(self, eval_clips: int) -> dict[str, Any]:
         spec = self.spec
@@ -136,7 +128,8 @@ class RGBPoseInputs:
             images = self._frames(sample, rgb_positions(len(sample.keypoints), self.spec, num_clips))
             inputs = rgbpose_inputs(images, sample.keypoints, sample.scores, self.spec, num_clips)
             logits = model(*(torch.from_numpy(x).to(device) for x in inputs))
-            fused.append(fuse_test_scores(*logits, views=num_clips)[0].cpu().numpy())
+            rgb_logits, pose_logits = logits
+            fused.append(fuse_test_scores(rgb_logits, pose_logits, views=num_clips)[0].cpu().numpy())
             streams.append([clip_averaged_softmax(x, num_clips)[0].cpu().numpy() for x in logits])
         per_stream = np.asarray(streams).reshape(len(samples), len(STREAMS), -1)
         return Predictions(

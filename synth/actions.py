@@ -1,9 +1,9 @@
 """The synthetic actions: a table of key poses and, per action, their timing within one repetition.
 
 Read this module as data. :data:`KEY_POSES` names every key pose as a base pose plus the joints it
-changes (angles in degrees, conventions in :mod:`posebeam.transforms.synth_body`). ``real(...)``
+changes (angles in degrees, conventions in :mod:`posebeam.synth.body`). ``real(...)``
 bases are the median joint angles of real people in that class of the BodyPose dataset
-(:mod:`posebeam.transforms.keyposes`), so ``stand``, ``squat``, ``t_pose`` and ``arms_up`` are poses
+(:mod:`posebeam.synth.keyposes`), so ``stand``, ``squat``, ``t_pose`` and ``arms_up`` are poses
 people really take, and every hand-made pose starts from the real ``Stand``.
 :data:`ACTIONS` lists each action's key poses at their time in a repetition (0 = start, 1 = end,
 where the first pose comes back) and the named phase that starts at each key.
@@ -24,8 +24,8 @@ from types import MappingProxyType
 
 import numpy as np
 
-from posebeam.transforms.keyposes import anchor_params
-from posebeam.transforms.synth_body import P, mirror_params
+from posebeam.synth.body import P, mirror_params
+from posebeam.synth.keyposes import anchor_params
 
 
 @dataclass(frozen=True)

@@ -13,18 +13,18 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from posebeam.transforms.synth_actions import ACTIONS
-from posebeam.transforms.synth_body import BodyShape, forward_kinematics
-from posebeam.transforms.synth_noise import (
+from posebeam.schemas.records import keep_inside_frame
+from posebeam.synth.actions import ACTIONS
+from posebeam.synth.body import BodyShape, forward_kinematics
+from posebeam.synth.noise import (
     NoiseConfig,
-    clamp_to_frame,
     detect,
     drop_joints,
     missed_frames,
     random_camera,
     track_ids,
 )
-from posebeam.transforms.synth_timeline import KINDS, Performance, perform, plan, sample_style
+from posebeam.synth.timeline import KINDS, Performance, perform, plan, sample_style
 
 
 @dataclass(frozen=True)
@@ -118,7 +118,8 @@ def synthesise(seed: int, index: int, config: SceneConfig) -> SynthVideo:
         height_px = height * camera.scale
         xy, conf = detect(truth, height_px, rng, noise)
         conf = drop_joints(conf, cfg.fps, rng, noise)
-        xy, conf = clamp_to_frame(xy, conf, cfg.width, cfg.height)
+        inside = keep_inside_frame(np.concatenate([xy, conf[..., None]], -1), cfg.width, cfg.height)
+        xy, conf = inside[..., :2], inside[..., 2]
         xy = np.where(conf[..., None] > 0, xy, 0.0)
         detected = ~missed_frames(num_frames, rng, noise) & (conf > 0).any(axis=1)
         keypoints = np.concatenate([xy, conf[..., None]], -1)

@@ -10,7 +10,7 @@ Labels are checked against the keypoints before any sample is built; a mismatch 
 person with no keypoints, labels of one person that overlap, frames outside the video.
 
 Samples are dense over frames: a frame with no keypoints row for the person has all scores 0 and
-coordinates 0 (missing, REFERENCE.md §1).
+coordinates 0 (missing, docs/method.md §1).
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from posebeam.pipeline.tables import read_table
 from posebeam.schemas.labels import LABEL_TABLES
 from posebeam.schemas.tables import METADATA_TABLE_KEY, NUM_KEYPOINT_VALUES, check_schema_version
+from posebeam.storage.parquet_tables import read_table
 
 NUM_JOINTS = NUM_KEYPOINT_VALUES // 3
 KEYPOINT_CSV_COLUMNS = [f"{axis}{j}" for j in range(NUM_JOINTS) for axis in "xyc"]

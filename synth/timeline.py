@@ -19,8 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from posebeam.transforms.synth_actions import ACTIONS, IDLE, KEY_POSES, action_phase, action_pose
-from posebeam.transforms.synth_body import ANGLE_PARAMS, NUM_PARAMS, PARAMS
+from posebeam.synth.actions import ACTIONS, IDLE, KEY_POSES, action_phase, action_pose
+from posebeam.synth.body import ANGLE_PARAMS, NUM_PARAMS, PARAMS
 
 KINDS = ("clips", "sequences", "repetitions")
 

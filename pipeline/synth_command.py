@@ -1,0 +1,117 @@
+"""``posebeam synth``'s arguments, checked and turned into the generator's config.
+
+The generator itself (:mod:`posebeam.synth.generate`) takes a :class:`~posebeam.synth.scene.SceneConfig`;
+this module is its command-line wiring: flag names, defaults and usage errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from posebeam.pipeline.usage import (
+    UsageError,
+    check_output_folder,
+    non_negative_float,
+    non_negative_int,
+    positive_float,
+    positive_int,
+)
+from posebeam.synth.actions import ACTIONS
+from posebeam.synth.generate import DEFAULT_DURATION_S, RGB_FOLDER, write_synth
+from posebeam.synth.noise import NoiseConfig
+from posebeam.synth.scene import SceneConfig
+from posebeam.synth.timeline import KINDS
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT, e.g. 192x144, got {text}") from None
+    if width < 32 or height < 32 or width % 2 or height % 2:
+        raise argparse.ArgumentTypeError(f"width and height must be even and at least 32, got {text}")
+    return width, height
+
+
+def add_synth_arguments(parser: argparse.ArgumentParser) -> None:
+    """The arguments of ``posebeam synth``."""
+    parser.add_argument("output", metavar="OUTPUT", help="local output folder (a rerun replaces its tables)")
+    parser.add_argument(
+        "--videos", type=positive_int, default=100, help="videos to generate (default: %(default)s)"
+    )
+    parser.add_argument("--seed", type=non_negative_int, default=0, help="random seed (default: %(default)s)")
+    parser.add_argument(
+        "--kind",
+        choices=KINDS,
+        default="clips",
+        help="clips: one action per person per video (classification); sequences: actions separated by "
+        "idle standing (segmentation); repetitions: one action repeated whole (alignment). "
+        "Every kind writes all three label tables (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--persons",
+        type=positive_int,
+        default=1,
+        help="each video has 1 to N persons (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--duration",
+        type=positive_float,
+        default=None,
+        help="seconds per video (default: "
+        + ", ".join(f"{k} {v:g}" for k, v in DEFAULT_DURATION_S.items())
+        + ")",
+    )
+    parser.add_argument("--fps", type=positive_float, default=15.0, help="frame rate (default: %(default)s)")
+    parser.add_argument(
+        "--size", type=_size, default=(192, 144), help="frame WIDTHxHEIGHT in pixels (default: 192x144)"
+    )
+    parser.add_argument("--actions", default=None, help=f"comma-separated subset of: {', '.join(ACTIONS)}")
+    parser.add_argument(
+        "--noise",
+        type=non_negative_float,
+        default=1.0,
+        help="scale of every realism knob: camera motion, detector noise, missing joints and frames, "
+        "occlusions, track switches; 0 = perfect (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--variation",
+        type=non_negative_float,
+        default=1.0,
+        help="scale of the person-to-person variation of speed, amplitude, timing, joint offsets "
+        "and body size (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--render", action="store_true", help=f"also write OUTPUT/{RGB_FOLDER}/<video_id>.mp4"
+    )
+
+
+def scene_config(args: argparse.Namespace) -> SceneConfig:
+    """The generator's config from parsed arguments; raises :class:`UsageError` on bad values."""
+    actions = (
+        tuple(a.strip() for a in args.actions.split(",") if a.strip()) if args.actions else tuple(ACTIONS)
+    )
+    unknown = sorted(set(actions) - set(ACTIONS))
+    if unknown or not actions:
+        raise UsageError(f"unknown actions {', '.join(unknown) or '(none)'}; known: {', '.join(ACTIONS)}")
+    width, height = args.size
+    return SceneConfig(
+        kind=args.kind,
+        duration_s=args.duration or DEFAULT_DURATION_S[args.kind],
+        fps=args.fps,
+        width=width,
+        height=height,
+        max_persons=args.persons,
+        actions=actions,
+        noise=NoiseConfig().scaled(args.noise),
+        variation=args.variation,
+    )
+
+
+def run_synth(args: argparse.Namespace) -> str:
+    """Check the arguments, generate and write everything; returns a one-line summary."""
+    config = scene_config(args)
+    if "://" in args.output:
+        raise UsageError(f"synth writes local folders only, got {args.output}")
+    check_output_folder(args.output)
+    return write_synth(args.output, args.videos, args.seed, config, args.render)

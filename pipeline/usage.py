@@ -1,0 +1,81 @@
+"""Usage errors and the argument types that catch them before a job starts.
+
+A :class:`UsageError` is reported by the CLI as one line with exit status 2. The argument types
+refuse what would only fail later: non-finite numbers (``nan``, ``inf``), zero or negative
+counts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+
+
+class UsageError(ValueError):
+    """A mistake in the command line: reported as one line, exit status 2."""
+
+
+def check_output_folder(output: str) -> None:
+    """Create a local output folder and check it is writable; URIs (``gs://``) are left to the job."""
+    if "://" in output:
+        return
+    try:
+        os.makedirs(output, exist_ok=True)
+    except OSError as err:
+        raise UsageError(f"cannot create output folder {output}: {err.strerror or err}") from None
+    if not os.access(output, os.W_OK):
+        raise UsageError(f"output folder {output} is not writable")
+
+
+def _finite(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
+    return value
+
+
+def _integer(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+
+
+def positive_float(text: str) -> float:
+    value = _finite(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    value = _finite(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
+    return value
+
+
+def fraction(text: str) -> float:
+    """A number strictly between 0 and 1."""
+    value = _finite(text)
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    value = _integer(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    value = _integer(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
+    return value

@@ -1,0 +1,68 @@
+"""Published tables on disk or in a bucket: reading them back, and the atomic swap that publishes them.
+
+Each table is a folder (``OUTPUT/videos/``, ``OUTPUT/keypoints/`` …) of ``part-*.parquet`` files
+sharing one explicit schema from :mod:`posebeam.schemas.tables`. Writers stage a run's tables under
+``OUTPUT/_staging/<run id>/``; :func:`publish_tables` then swaps each one in for the previous run's,
+so a reader sees the old tables or the new ones, never a mix or a half-written file, and a rerun
+leaves no stale parts. Locally each table folder is replaced by one rename; on object stores
+(``gs://``) file by file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from posebeam.schemas.tables import check_schema_version
+from posebeam.storage.uris import filesystem, is_local, join, list_files, open_input
+
+log = logging.getLogger(__name__)
+
+STAGING_FOLDER = "_staging"
+
+
+def staging_dir(output: str, run_id: str) -> str:
+    return join(output, STAGING_FOLDER, run_id)
+
+
+def publish_tables(output: str, run_id: str, tables: list[str]) -> None:
+    """Replace ``OUTPUT/<table>`` by the staged copy of each table, then drop the staging folder."""
+    staged = staging_dir(output, run_id)
+    if is_local(output):
+        for table in tables:
+            final = os.path.join(output, table)
+            if os.path.isdir(final):
+                os.replace(final, os.path.join(staged, f"replaced-{table}"))
+            os.replace(os.path.join(staged, table), final)
+        shutil.rmtree(staged, ignore_errors=True)
+        with contextlib.suppress(OSError):  # other runs may still be staging
+            os.rmdir(os.path.dirname(staged))
+    else:
+        fs, _ = filesystem(output)
+        for table in tables:
+            final = join(output, table)
+            for old in list_files(final):
+                fs.delete_file(filesystem(old)[1])
+            for new in list_files(join(staged, table)):
+                fs.move(filesystem(new)[1], filesystem(join(final, new.rsplit("/", 1)[-1]))[1])
+        fs.delete_dir(filesystem(staged)[1])
+    log.info("published %s under %s", ", ".join(tables), output)
+
+
+def read_table(output: str, table: str) -> pa.Table:
+    """Read a published table, refusing files written with an incompatible schema version."""
+    files = list_files(join(output, table), ".parquet")
+    if not files:
+        raise FileNotFoundError(f"no {table} table under {output}")
+    parts = []
+    for path in files:
+        with open_input(path) as handle:
+            part = pq.read_table(handle)
+        check_schema_version(part.schema, table)
+        parts.append(part)
+    return pa.concat_tables(parts)
