@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 import sys
 from collections.abc import Iterator, Sequence
@@ -59,6 +60,11 @@ def _import_backend_packages() -> tuple[Any, Any]:
     return cv2, mp
 
 
+HOG_PADDING = (8, 8)
+HOG_MIN_SIZE = (64 + 2 * 8, 128 + 2 * 8)
+"""The people detector's 64×128 window with its padding on each side: the smallest safe image."""
+
+
 class BlazePoseBackend:
     """HOG + BlazePose top-down backend, COCO-17 output.
 
@@ -83,7 +89,7 @@ class BlazePoseBackend:
     ) -> None:
         cv2, mp = _import_backend_packages()
         self._cv2 = cv2
-        self.version = f"opencv-{cv2.__version__}+mediapipe-{mp.__version__}-c{model_complexity}"
+        self.version = check_available(model_complexity=model_complexity)
         self._hog = cv2.HOGDescriptor()
         self._hog.setSVMDetector(cv2.HOGDescriptor_getDefaultPeopleDetector())
         self._stride = (hog_stride, hog_stride)
@@ -99,13 +105,25 @@ class BlazePoseBackend:
         self._coco_index = np.asarray(BLAZEPOSE33.to_coco17)
 
     def detect(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Person boxes ``(N, 4)`` xyxy and scores ``(N,)`` in [0, 1] for one RGB frame."""
+        """Person boxes ``(N, 4)`` xyxy and scores ``(N,)`` in [0, 1] for one RGB frame.
+
+        OpenCV's HOG corrupts memory on an image smaller than its window plus padding, so a frame
+        that small is enlarged first (the boxes are scaled back)."""
+        height, width = frame.shape[:2]
+        grow = max(HOG_MIN_SIZE[0] / width, HOG_MIN_SIZE[1] / height, 1.0)
+        image = frame
+        if grow > 1.0:
+            size = (
+                max(HOG_MIN_SIZE[0], math.ceil(width * grow)),
+                max(HOG_MIN_SIZE[1], math.ceil(height * grow)),
+            )
+            image = self._cv2.resize(frame, size, interpolation=self._cv2.INTER_LINEAR)
         rects, weights = self._hog.detectMultiScale(
-            frame, winStride=self._stride, padding=(8, 8), scale=self._scale
+            image, winStride=self._stride, padding=HOG_PADDING, scale=self._scale
         )
         if len(rects) == 0:
             return np.zeros((0, 4)), np.zeros(0)
-        rects = np.asarray(rects, dtype=np.float64)
+        rects = np.asarray(rects, dtype=np.float64) / grow
         boxes = np.concatenate([rects[:, :2], rects[:, :2] + rects[:, 2:]], axis=1)
         scores = 1.0 / (1.0 + np.exp(-np.asarray(weights, dtype=np.float64).ravel()))
         keep = scores >= self._min_box_score
@@ -151,6 +169,7 @@ def _merge_duplicates(poses: list[PersonPose], iou_threshold: float = 0.6) -> li
     return [poses[i] for i in keep]
 
 
-def check_available(**options: Any) -> None:
-    """Raise :class:`BackendUnavailable` if OpenCV or MediaPipe cannot be imported."""
-    _import_backend_packages()
+def check_available(model_complexity: int = 1, **options: Any) -> str:
+    """The backend's version; :class:`BackendUnavailable` if OpenCV or MediaPipe cannot be imported."""
+    cv2, mp = _import_backend_packages()
+    return f"opencv-{cv2.__version__}+mediapipe-{mp.__version__}-c{model_complexity}"

@@ -38,8 +38,9 @@ def check_available(
     det_checkpoint: str | None = None,
     pose_config: str | None = None,
     pose_checkpoint: str | None = None,
-) -> None:
-    """Raise :class:`BackendUnavailable` for missing packages, configs or checkpoint files."""
+) -> str:
+    """The backend's version; :class:`BackendUnavailable` for missing packages, configs or
+    checkpoint files."""
     _import_mm()
     for flag, path, required in (
         ("--mm-det-config", det_config, True),
@@ -51,6 +52,10 @@ def check_available(
             raise BackendUnavailable(f"the mm backend needs {flag}")
         if path is not None and not os.path.isfile(path):
             raise BackendUnavailable(f"{flag} {path} is not a file")
+    import mmdet
+    import mmpose
+
+    return f"mmdet-{mmdet.__version__}+mmpose-{mmpose.__version__}"
 
 
 class MMPoseBackend:
@@ -69,12 +74,8 @@ class MMPoseBackend:
         min_box_score: float = 0.3,
         nms_iou: float = 0.3,
     ) -> None:
-        check_available(det_config, det_checkpoint, pose_config, pose_checkpoint)
+        self.version = check_available(det_config, det_checkpoint, pose_config, pose_checkpoint)
         det_apis, pose_apis, pose_utils = _import_mm()
-        import mmdet
-        import mmpose
-
-        self.version = f"mmdet-{mmdet.__version__}+mmpose-{mmpose.__version__}"
         self._inference_detector = det_apis.inference_detector
         self._inference_topdown = pose_apis.inference_topdown
         self._detector = det_apis.init_detector(det_config, det_checkpoint, device=device)

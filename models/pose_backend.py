@@ -79,12 +79,13 @@ def create_backend(name: str, **options: Any) -> PoseBackend:
     return factory(**options)
 
 
-def check_backend(name: str, **options: Any) -> None:
-    """Fail fast, before a job starts, when backend ``name`` cannot run with these options.
+def check_backend(name: str, **options: Any) -> str:
+    """Fail fast, before a job starts, when backend ``name`` cannot run with these options; returns
+    the version string its videos will carry (``videos.backend_version``).
 
     Raises ``KeyError`` for an unknown name and :class:`BackendUnavailable` when packages or
     files are missing. Loads no weights.
     """
     module, _ = _backend_module(name)
-    check: Callable[..., None] = module.check_available
-    check(**options)
+    check: Callable[..., str] = module.check_available
+    return check(**options)

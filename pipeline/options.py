@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import argparse
 import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from posebeam.models.pose_backend import BACKENDS
 from posebeam.pipeline.clips import ClassifyConfig
-from posebeam.pipeline.extract import ExtractConfig
-from posebeam.pipeline.results_cache import cache_root
-from posebeam.pipeline.usage import UsageError, positive_float, positive_int
+from posebeam.pipeline.pose_stage import ExtractConfig
+from posebeam.pipeline.usage import UsageError, frame_side, positive_float, positive_int
 
 DEFAULT_BACKEND = "blazepose"
 
@@ -31,7 +30,7 @@ def add_extract_arguments(parser: argparse.ArgumentParser) -> None:
         help="sub-sample each video to at most this many frames per second",
     )  # fmt: skip
     parser.add_argument(
-        "--max_side", "--max-side", dest="max_side", type=positive_int, default=None,
+        "--max_side", "--max-side", dest="max_side", type=frame_side, default=None,
         help="resize frames so their longer side is at most this many pixels before detection "
         "(coordinates are mapped back)",
     )  # fmt: skip
@@ -122,6 +121,6 @@ def job_config(args: argparse.Namespace) -> JobConfig:
         fps=args.fps,
         max_side=args.max_side,
         batch_size=args.batch_size,
+        resume=args.resume,
     )
-    extract = replace(extract, cache_root=cache_root(args.output, extract), resume=args.resume)
     return JobConfig(args.input, args.output, extract, _classify_config(args))

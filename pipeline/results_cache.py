@@ -4,17 +4,19 @@ Each finished input whose content hash is known leaves one Arrow IPC file,
 ``OUTPUT/_cache/<config fingerprint>/<video_id>.arrow``: its keypoint rows, with the ``videos`` or
 ``failures`` row as JSON in the file metadata. The file is written under a temporary name and
 renamed, so a reader never sees half of one. File names are the hex ``video_id`` only, never a
-name taken from the input. The fingerprint covers every option that changes results (backend and
-its options, --fps, --max-side, tracker settings, schema version): a run with other options never
-reuses these results.
+name taken from the input. The fingerprint covers every option that changes results (backend, its
+options and version, --fps, --max-side, tracker settings, posebeam's and the schema's versions): a
+run with other options or another release never reuses these results.
 
-Only outcomes decided by the file's content are cached: a ``pose`` failure (out of memory, a
-backend bug) is retried by the next run.
+Only outcomes decided by the file's content are cached, a native crash included (so ``--resume``
+does not crash on the same video forever): a ``pose`` failure (out of memory, a backend bug) is
+retried by the next run.
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import json
 import logging
 import uuid
@@ -30,7 +32,8 @@ log = logging.getLogger(__name__)
 
 CACHE_FOLDER = "_cache"
 RESULT_KEY = b"posebeam.result"
-CACHED_FAILURE_STAGES = frozenset({"open", "decode"})
+CACHED_FAILURE_STAGES = frozenset({"open", "decode", "crash"})
+"""Failures decided by the file's content: a rerun would fail the same way (a native crash too)."""
 
 
 @dataclass(frozen=True)
@@ -56,10 +59,43 @@ class VideoResult:
         )
 
 
+def result_to_bytes(result: VideoResult) -> bytes:
+    """One Arrow IPC file: the keypoint rows, with the ``videos`` or ``failures`` row as JSON in
+    its metadata (the cache's file format, and what the isolated pose stage sends back)."""
+    payload = {"video": result.video, "failure": result.failure}
+    table = result.keypoints if result.keypoints is not None else KEYPOINTS.empty_table()
+    table = table.replace_schema_metadata({**(table.schema.metadata or {}), RESULT_KEY: json.dumps(payload)})
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table)
+    return bytes(sink.getvalue().to_pybytes())
+
+
+def result_from_bytes(data: bytes) -> VideoResult:
+    """The inverse of :func:`result_to_bytes`; raises on a damaged or foreign file."""
+    table = pa.ipc.open_file(pa.BufferReader(data)).read_all()
+    payload = json.loads(table.schema.metadata[RESULT_KEY])
+    keypoints = table.replace_schema_metadata(KEYPOINTS.metadata)
+    if not keypoints.schema.equals(KEYPOINTS, check_metadata=True):
+        raise ValueError("keypoints schema differs")
+    if payload["video"] is not None:
+        return VideoResult(keypoints=keypoints, video=payload["video"])
+    return VideoResult(failure=payload["failure"])
+
+
+def posebeam_version() -> str:
+    try:
+        return importlib.metadata.version("posebeam")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
 def config_fingerprint(config: Any) -> str:
-    """16 hex digits identifying the result-changing settings of an ``ExtractConfig``."""
+    """16 hex digits identifying the result-changing settings of an ``ExtractConfig``, with the
+    backend's version (in the config), posebeam's version and the schema version."""
     settings = {k: v for k, v in asdict(config).items() if k not in {"batch_size", "cache_root", "resume"}}
     settings["schema_version"] = SCHEMA_VERSION
+    settings["posebeam_version"] = posebeam_version()
     return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
@@ -81,20 +117,12 @@ class ResultsCache:
     def store(self, video_id: str, result: VideoResult) -> None:
         if not result.cacheable:
             return
-        payload = {"video": result.video, "failure": result.failure}
-        table = result.keypoints if result.keypoints is not None else KEYPOINTS.empty_table()
-        table = table.replace_schema_metadata(
-            {**(table.schema.metadata or {}), RESULT_KEY: json.dumps(payload)}
-        )
-        sink = pa.BufferOutputStream()
-        with pa.ipc.new_file(sink, table.schema) as writer:
-            writer.write_table(table)
         final = self._path(video_id)
         partial = f"{final}.{uuid.uuid4().hex}.partial"
         if not FileSystems.exists(self._root):
             FileSystems.mkdirs(self._root)
         with FileSystems.create(partial) as handle:
-            handle.write(sink.getvalue().to_pybytes())
+            handle.write(result_to_bytes(result))
         FileSystems.rename([partial], [final])
 
     def load(self, video_id: str) -> VideoResult | None:
@@ -104,14 +132,7 @@ class ResultsCache:
             return None
         try:
             with FileSystems.open(path) as handle:
-                table = pa.ipc.open_file(pa.BufferReader(handle.read())).read_all()
-            payload = json.loads(table.schema.metadata[RESULT_KEY])
-            keypoints = table.replace_schema_metadata(KEYPOINTS.metadata)
-            if not keypoints.schema.equals(KEYPOINTS, check_metadata=True):
-                raise ValueError("keypoints schema differs")
+                return result_from_bytes(handle.read())
         except Exception as err:  # noqa: BLE001 - a damaged cache entry is recomputed
             log.warning("ignoring unreadable cached result %s: %s", path, err)
             return None
-        if payload["video"] is not None:
-            return VideoResult(keypoints=keypoints, video=payload["video"])
-        return VideoResult(failure=payload["failure"])

@@ -13,7 +13,7 @@ import logging
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import apache_beam as beam
 from apache_beam.io import fileio
@@ -28,10 +28,11 @@ from posebeam.pipeline.extract import (
     METRICS_NAMESPACE,
     VIDEOS_TAG,
     DecodeAndEstimatePoses,
-    ExtractConfig,
 )
 from posebeam.pipeline.inputs import MatchedInputs, input_patterns, match_inputs
 from posebeam.pipeline.options import JobConfig, job_config, module_parser
+from posebeam.pipeline.pose_stage import ExtractConfig
+from posebeam.pipeline.results_cache import cache_root
 from posebeam.pipeline.usage import check_output_folder
 from posebeam.pipeline.write_tables import WriteTables
 from posebeam.schemas.records import failure_row
@@ -88,8 +89,9 @@ def run(
     ``beam_args`` go to Beam's ``PipelineOptions`` untouched."""
     inputs = match_inputs(input_patterns(job.input))
     check_output_folder(job.output)
-    config = job.extract
-    check_backend(config.backend, **dict(config.backend_options))
+    version = check_backend(job.extract.backend, **dict(job.extract.backend_options))
+    config = replace(job.extract, backend_version=version)
+    config = replace(config, cache_root=cache_root(job.output, config))
     options = PipelineOptions(list(beam_args))
     standard = options.view_as(StandardOptions)
     if standard.runner is None:

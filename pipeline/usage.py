@@ -11,6 +11,8 @@ import argparse
 import math
 import os
 
+MIN_FRAME_SIDE = 128
+
 
 class UsageError(ValueError):
     """A mistake in the command line: reported as one line, exit status 2."""
@@ -71,6 +73,17 @@ def positive_int(text: str) -> int:
     value = _integer(text)
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    return value
+
+
+def frame_side(text: str) -> int:
+    """A frame side for ``--max-side``: at least :data:`MIN_FRAME_SIDE` pixels."""
+    value = _integer(text)
+    if value < MIN_FRAME_SIDE:
+        raise argparse.ArgumentTypeError(
+            f"must be at least {MIN_FRAME_SIDE} pixels (people in smaller frames are too small to detect), "
+            f"got {text}"
+        )
     return value
 
 

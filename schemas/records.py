@@ -91,17 +91,23 @@ def video_row(**values: Any) -> dict[str, Any]:
 
 
 def failure_row(
-    uri: str, stage: str, error: BaseException | str, video_id: str | None = None
+    uri: str,
+    stage: str,
+    error: BaseException | str,
+    video_id: str | None = None,
+    message: str | None = None,
 ) -> dict[str, Any]:
-    """A ``failures`` row from an exception (type and message) or a plain reason string."""
+    """A ``failures`` row from an exception (its type; its text unless ``message`` says it in a
+    user's terms) or a plain reason string."""
     if isinstance(error, BaseException):
-        error_type, message = type(error).__name__, str(error) or repr(error)
+        error_type, text = type(error).__name__, str(error) or repr(error)
     else:
-        error_type, message = "Unreadable", error
+        error_type, text = "Unreadable", error
     return _row(
         FAILURES,
-        {"uri": uri, "video_id": video_id, "stage": stage, "error_type": error_type, "message": message},
-    )
+        {"uri": uri, "video_id": video_id, "stage": stage, "error_type": error_type,
+         "message": message or text},
+    )  # fmt: skip
 
 
 def _row(schema: pa.Schema, values: dict[str, Any]) -> dict[str, Any]:

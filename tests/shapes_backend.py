@@ -65,5 +65,6 @@ class ShapesBackend:
         return out
 
 
-def check_available(**options: object) -> None:
+def check_available(**options: object) -> str:
     """Always available."""
+    return ShapesBackend.version

@@ -11,7 +11,8 @@ from apache_beam.testing.util import assert_that, equal_to
 from conftest import BEAM_TEST_OPTIONS
 from synth_video import write_broken_inputs, write_video
 
-from posebeam.pipeline.extract import FAILURES_TAG, VIDEOS_TAG, DecodeAndEstimatePoses, ExtractConfig
+from posebeam.pipeline.extract import FAILURES_TAG, VIDEOS_TAG, DecodeAndEstimatePoses
+from posebeam.pipeline.pose_stage import ExtractConfig
 
 
 def test_every_input_ends_in_videos_or_failures(tmp_path: Path) -> None:

@@ -1,0 +1,153 @@
+"""The pose stage in a child process: a native crash fails one video, not the job.
+
+Decoders and pose models run native code that can corrupt memory or segfault on hostile input (a
+frame smaller than a detector's window, a damaged stream). :class:`IsolatedPoseStage` runs
+:class:`~posebeam.pipeline.pose_stage.PoseStage` in a child Python process
+(``python -m posebeam.pipeline.isolation``) that loads the backend once and then handles one
+video at a time. When the child dies, the video it was on becomes a ``failures`` row at stage
+``crash`` naming the signal, and the next video starts a fresh child.
+
+Protocol, over the child's stdin and a private copy of its stdout (anything the libraries print
+goes to stderr): the parent sends one JSON line with the config, the child answers ``{"ready":
+true}`` once its backend is loaded; then per video the parent sends ``{"uri", "video_id"}`` and the
+child answers one JSON line ``{"counts": {...}, "size": N}`` followed by the N bytes of the result
+(:func:`~posebeam.pipeline.results_cache.result_to_bytes`). Frames never leave the child.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import json
+import logging
+import os
+import subprocess
+import sys
+from typing import IO, Any
+
+from apache_beam.io.filesystems import FileSystems
+
+from posebeam.pipeline.failure_messages import crash_reason
+from posebeam.pipeline.pose_stage import ExtractConfig, PoseStage, StageCounts, StageError
+from posebeam.pipeline.results_cache import VideoResult, result_from_bytes, result_to_bytes
+from posebeam.schemas.records import failure_row
+
+log = logging.getLogger(__name__)
+
+
+class NativeCrash(Exception):
+    """The pose stage's process died (a signal or an exit) while it worked on a video."""
+
+
+class BackendStartError(RuntimeError):
+    """The child process could not load the pose backend at all: every video would fail."""
+
+
+def _config_json(config: ExtractConfig, factory: str) -> str:
+    return json.dumps({"config": dataclasses.asdict(config), "factory": factory})
+
+
+class IsolatedPoseStage:
+    """Runs the pose stage for one video at a time in a child process, restarted after a crash.
+
+    ``factory`` is the backend's ``"module:factory"`` reference; the child sees the parent's
+    ``sys.path``, so backends registered at run time (tests) load there too.
+    """
+
+    def __init__(self, config: ExtractConfig, factory: str) -> None:
+        self._config = config
+        self._factory = factory
+        self._child: subprocess.Popen[bytes] | None = None
+
+    def _start(self) -> subprocess.Popen[bytes]:
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+        child = subprocess.Popen(
+            [sys.executable, "-m", "posebeam.pipeline.isolation"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+        )
+        assert child.stdin is not None and child.stdout is not None
+        child.stdin.write(_config_json(self._config, self._factory).encode() + b"\n")
+        child.stdin.flush()
+        ready = child.stdout.readline()
+        if not ready:
+            status = child.wait()
+            raise BackendStartError(
+                f"the pose backend {self._config.backend!r} could not start (worker exit status {status})"
+            )
+        return child
+
+    def run(self, uri: str, video_id: str) -> tuple[VideoResult, StageCounts]:
+        """The result and counts of one video; a crash of the child is a ``crash`` failure."""
+        if self._child is None or self._child.poll() is not None:
+            self._child = self._start()
+        child = self._child
+        assert child.stdin is not None and child.stdout is not None
+        try:
+            child.stdin.write(json.dumps({"uri": uri, "video_id": video_id}).encode() + b"\n")
+            child.stdin.flush()
+            header = child.stdout.readline()
+            if header:
+                reply = json.loads(header)
+                payload = child.stdout.read(reply["size"])
+                if len(payload) == reply["size"]:
+                    return result_from_bytes(payload), StageCounts(**reply["counts"])
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        status = child.wait()
+        self._child = None
+        log.warning("the pose stage crashed on %s (status %d); restarting it", uri, status)
+        reason = crash_reason(status, "decoding and estimating poses")
+        error = NativeCrash(reason)
+        return VideoResult(failure=failure_row(uri, "crash", error, video_id, message=reason)), StageCounts()
+
+    def close(self) -> None:
+        child, self._child = self._child, None
+        if child is None:
+            return
+        assert child.stdin is not None
+        try:
+            child.stdin.close()
+            child.wait(timeout=10)
+        except (OSError, subprocess.TimeoutExpired):
+            child.kill()
+            child.wait()
+
+
+def _serve(requests: IO[bytes], replies: IO[bytes]) -> None:
+    """The child's loop: load the backend, then answer one request line at a time."""
+    first = json.loads(requests.readline())
+    fields = first["config"]
+    fields["backend_options"] = tuple(tuple(pair) for pair in fields["backend_options"])
+    config = ExtractConfig(**fields)
+    module, _, name = first["factory"].partition(":")
+    backend = getattr(importlib.import_module(module), name)(**dict(config.backend_options))
+    stage = PoseStage(config, backend)
+    replies.write(b'{"ready": true}\n')
+    replies.flush()
+    for line in requests:
+        request: dict[str, Any] = json.loads(line)
+        uri, video_id = request["uri"], request["video_id"]
+        try:
+            fileobj = FileSystems.open(uri)
+        except Exception as err:  # noqa: BLE001 - reported as an ``open`` failure row
+            result, counts = StageError("open", err).as_result(uri, video_id), StageCounts()
+        else:
+            with fileobj:
+                result, counts = stage.run(fileobj, uri, video_id)
+        payload = result_to_bytes(result)
+        header = {"counts": dataclasses.asdict(counts), "size": len(payload)}
+        replies.write(json.dumps(header).encode() + b"\n" + payload)
+        replies.flush()
+
+
+def main() -> None:
+    replies = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # stray prints must not corrupt the replies
+    sys.stdout = sys.stderr
+    _serve(sys.stdin.buffer, replies)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,194 @@
+"""The pose stage's work on one video: decode → detect → pose → track, without Beam.
+
+:class:`PoseStage` owns a loaded backend and turns one input file into a
+:class:`~posebeam.pipeline.results_cache.VideoResult` (keypoints + ``videos`` row, or a
+``failures`` row) plus the counts the job reports. ``DecodeAndEstimatePoses`` runs it in a
+separate process (:mod:`posebeam.pipeline.isolation`), so that a native crash in a decoder or a
+model only fails that video.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+import numpy as np
+
+from posebeam.models.pose_backend import PersonPose, PoseBackend
+from posebeam.pipeline.failure_messages import describe
+from posebeam.pipeline.results_cache import VideoResult
+from posebeam.schemas.records import failure_row, keypoints_table, video_row
+from posebeam.schemas.tables import NUM_KEYPOINT_VALUES
+from posebeam.storage.video import DecodedFrame, NoFramesDecoded, VideoReader, finite_or_none
+from posebeam.transforms.sampling import FpsSampler
+from posebeam.transforms.tracking import IouTracker
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ExtractConfig:
+    """Everything the pose stage needs, converted once from the command line."""
+
+    backend: str = "blazepose"
+    backend_options: tuple[tuple[str, Any], ...] = ()
+    backend_version: str = ""  # filled in on the launcher (part of the resume fingerprint)
+    fps: float | None = None
+    max_side: int | None = None
+    batch_size: int = 8
+    track_min_iou: float = 0.2
+    track_max_gap_s: float = 1.0
+    cache_root: str | None = None  # where finished videos' results are kept (see results_cache)
+    resume: bool = False  # reuse cached results instead of recomputing them
+
+
+@dataclass
+class StageCounts:
+    """What one video adds to the job's counters."""
+
+    frames: int = 0
+    person_frames: int = 0
+    decode_errors: int = 0
+
+
+class StageError(Exception):
+    """An error with the stage it happened in: ``read``, ``open``, ``decode``, ``pose``, or
+    ``extract`` for an unexpected error (a bug: please report it)."""
+
+    def __init__(self, stage: str, error: BaseException) -> None:
+        super().__init__(str(error))
+        self.stage = stage
+        self.error = error
+
+    def as_result(self, uri: str, video_id: str | None) -> VideoResult:
+        message = describe(self.stage, self.error)
+        return VideoResult(failure=failure_row(uri, self.stage, self.error, video_id, message=message))
+
+
+@dataclass
+class _PoseAccumulator:
+    """Columns of a video's keypoint rows, grown frame by frame."""
+
+    frame_index: list[int] = field(default_factory=list)
+    timestamp_s: list[float] = field(default_factory=list)
+    person_id: list[int] = field(default_factory=list)
+    bbox: list[np.ndarray] = field(default_factory=list)
+    bbox_score: list[float] = field(default_factory=list)
+    keypoints: list[np.ndarray] = field(default_factory=list)
+
+    def add(self, frame: DecodedFrame, ids: np.ndarray, poses: list[PersonPose]) -> None:
+        for pid, pose in zip(ids, poses, strict=True):
+            self.frame_index.append(frame.index)
+            self.timestamp_s.append(frame.timestamp_s)
+            self.person_id.append(int(pid))
+            self.bbox.append(pose.bbox)
+            self.bbox_score.append(pose.bbox_score)
+            self.keypoints.append(pose.keypoints)
+
+    def table(self, video_id: str, width: int, height: int) -> Any:
+        return keypoints_table(
+            video_id,
+            np.asarray(self.frame_index),
+            np.asarray(self.timestamp_s),
+            np.asarray(self.person_id),
+            np.asarray(self.bbox).reshape(-1, 4),
+            np.asarray(self.bbox_score),
+            np.asarray(self.keypoints).reshape(-1, NUM_KEYPOINT_VALUES // 3, 3),
+            width,
+            height,
+        )
+
+
+class PoseStage:
+    """One loaded backend, applied to one video at a time."""
+
+    def __init__(self, config: ExtractConfig, backend: PoseBackend) -> None:
+        self._config = config
+        self._backend = backend
+
+    def run(self, fileobj: IO[bytes], uri: str, video_id: str) -> tuple[VideoResult, StageCounts]:
+        """The result of one video (never raises for a bad video) and its counts."""
+        counts = StageCounts()
+        try:
+            table, row = self._extract(fileobj, uri, video_id, counts)
+            return VideoResult(keypoints=table, video=row), counts
+        except StageError as err:
+            return err.as_result(uri, video_id), counts
+        except Exception as err:
+            log.exception("unexpected error on %s", uri)
+            return StageError("extract", err).as_result(uri, video_id), counts
+
+    def _extract(
+        self, fileobj: IO[bytes], uri: str, video_id: str, counts: StageCounts
+    ) -> tuple[Any, dict[str, Any]]:
+        config = self._config
+        try:
+            reader = VideoReader(fileobj, max_side=config.max_side)
+        except Exception as err:
+            raise StageError("open", err) from err
+        sampler = FpsSampler(config.fps)
+        tracker = IouTracker(min_iou=config.track_min_iou, max_gap_s=config.track_max_gap_s)
+        rows = _PoseAccumulator()
+        processed = 0
+        with reader:
+            batch: list[DecodedFrame] = []
+            try:
+                for frame in reader.frames():
+                    if sampler.keep(frame.timestamp_s):
+                        batch.append(frame)
+                    if len(batch) == config.batch_size:
+                        processed += self._estimate(batch, reader, tracker, rows, counts)
+                        batch = []
+            except StageError:
+                raise
+            except Exception as err:  # noqa: BLE001 - a decoder crash after good frames
+                reader.info.packets_skipped += 1
+                log.warning("%s: decoding stopped early: %s", uri, err)
+            if batch:
+                processed += self._estimate(batch, reader, tracker, rows, counts)
+        info = reader.info
+        counts.decode_errors += info.packets_skipped
+        if info.frames_decoded == 0:
+            reason = "; ".join(info.errors[:3]) or "the video stream holds no decodable frame"
+            raise StageError("decode", NoFramesDecoded(reason))
+        row = video_row(
+            video_id=video_id,
+            uri=uri,
+            duration_s=finite_or_none(info.duration_s),
+            fps=finite_or_none(info.fps),
+            width=info.width,
+            height=info.height,
+            codec=info.codec,
+            rotation_deg=info.rotation_deg,
+            frames_decoded=info.frames_decoded,
+            frames_processed=processed,
+            packets_skipped=info.packets_skipped,
+            backend=self._backend.name,
+            backend_version=self._backend.version,
+            persons_found=len(set(rows.person_id)),
+            person_frames=len(rows.person_id),
+        )
+        return rows.table(video_id, info.width, info.height), row
+
+    def _estimate(
+        self,
+        batch: list[DecodedFrame],
+        reader: VideoReader,
+        tracker: IouTracker,
+        rows: _PoseAccumulator,
+        counts: StageCounts,
+    ) -> int:
+        try:
+            per_frame = self._backend.estimate([frame.rgb for frame in batch])
+        except Exception as err:
+            raise StageError("pose", err) from err
+        width, height = reader.info.width, reader.info.height
+        for frame, poses in zip(batch, per_frame, strict=True):
+            poses = [pose.in_frame(1.0 / reader.scale, width, height) for pose in poses]
+            boxes = np.array([pose.bbox for pose in poses]).reshape(-1, 4)
+            ids = tracker.update(boxes, frame.timestamp_s)
+            rows.add(frame, ids, poses)
+            counts.person_frames += len(poses)
+        counts.frames += len(batch)
+        return len(batch)
