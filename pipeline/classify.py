@@ -22,7 +22,6 @@ built from: ``rgb_frames · num_clips`` per clip of at least that many rows),
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import ExitStack
@@ -36,7 +35,7 @@ from apache_beam.ml.inference.base import KeyedModelHandler, ModelHandler, Predi
 from torch import nn
 
 from posebeam.models.allocator import keep_freed_memory
-from posebeam.models.checkpoints import card_path
+from posebeam.models.checkpoints import verify_checkpoint
 from posebeam.models.classifier import load_classifier
 from posebeam.models.registry import architecture, load_object
 from posebeam.models.rgbpose import fuse_test_scores
@@ -232,7 +231,7 @@ class ClassifyClips(beam.PTransform):
     def __init__(self, config: ClassifyConfig, videos: beam.PCollection | None = None) -> None:
         super().__init__()
         self._config = config
-        card = json.loads(card_path(config.weights).read_text())
+        card = verify_checkpoint(config.weights)
         self._classes: list[str] = card["classes"]
         self._model_name = f"{card['architecture']}@{card['sha256'][:12]}"
         self._videos = videos

@@ -24,7 +24,7 @@ def _ffmpeg_reason(err: av.error.FFmpegError) -> str:
 
 def _open_reason(err: BaseException) -> str:
     if isinstance(err, NoVideoStream):
-        return "the file has no video stream"
+        return str(err)
     if isinstance(err, av.error.EOFError | EOFError):
         return "the file ends inside its header: it is cut short (an incomplete copy or download)"
     if isinstance(err, av.error.InvalidDataError):

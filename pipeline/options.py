@@ -96,12 +96,28 @@ class JobConfig:
     classify: ClassifyConfig | None
 
 
+def check_classifier(weights: str) -> None:
+    """Open and verify a classifier checkpoint on the launcher, before any worker starts: hash,
+    card, architecture and tensor shapes. Any problem is a one-line :class:`UsageError`."""
+    from posebeam.models.checkpoints import UnsafeCheckpoint
+    from posebeam.models.classifier import load_classifier
+
+    try:
+        load_classifier(weights)
+    except UnsafeCheckpoint as err:
+        raise UsageError(f"refusing the classifier: {err}") from None
+    except (KeyError, RuntimeError, TypeError, ValueError) as err:  # unknown architecture, shapes
+        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise UsageError(f"the classifier {weights} does not match its model card: {reason}") from None
+
+
 def _classify_config(args: argparse.Namespace) -> ClassifyConfig | None:
     weights = getattr(args, "classifier", None)  # ``extract`` has no model stages
     if not weights or weights == "none":
         return None
     if not os.path.isfile(weights):
         raise UsageError(f"classifier weights {weights} do not exist")
+    check_classifier(weights)
     return ClassifyConfig(weights=weights, window_s=args.clip_window_s, stride_s=args.clip_stride_s)
 
 

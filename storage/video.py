@@ -88,8 +88,13 @@ class VideoReader:
     def __init__(self, fileobj: IO[bytes], max_side: int | None = None) -> None:
         self._container = av.open(fileobj, mode="r", metadata_errors="ignore")
         if not self._container.streams.video:
+            has_streams = bool(self._container.streams)
             self._container.close()
-            raise NoVideoStream("the file has no video stream")
+            if has_streams:
+                raise NoVideoStream("the file has no video stream")
+            raise NoVideoStream(
+                "the file holds no stream at all: its index is missing or cut short (an incomplete copy?)"
+            )
         self._stream = self._container.streams.video[0]
         self._stream.thread_type = "AUTO"
         ctx = self._stream.codec_context

@@ -14,6 +14,7 @@ from posebeam.schemas.layouts import COCO17
 from posebeam.transforms.rgb_inputs import RGBPoseSpec
 
 BACKENDS.setdefault("shapes", "shapes_backend:ShapesBackend")
+BACKENDS.setdefault("shapes_crashing", "shapes_backend:CrashingShapesBackend")
 
 BEAM_TEST_OPTIONS = ["--runner=FnApiRunner"]
 

@@ -119,3 +119,18 @@ def set_mp4_rotation_clockwise_90(path: Path) -> Path:
     data[matrix : matrix + 36] = b"".join(v.to_bytes(4, "big") for v in values)
     path.write_bytes(bytes(data))
     return path
+
+
+def remux_index_first(src: Path, out: Path) -> Path:
+    """Remux an .mp4 with its index (moov) before the media data, as streaming sites serve it."""
+    with (
+        av.open(str(src)) as source,
+        av.open(str(out), mode="w", options={"movflags": "faststart"}) as target,
+    ):
+        stream = source.streams.video[0]
+        out_stream = target.add_stream_from_template(stream)
+        for packet in source.demux(stream):
+            if packet.size:
+                packet.stream = out_stream
+                target.mux(packet)
+    return out

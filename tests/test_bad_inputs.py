@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from synth_video import (
     corrupt_packets,
     frame_image,
+    remux_index_first,
     set_mp4_rotation_clockwise_90,
     write_audio_only,
     write_video,
@@ -68,6 +69,10 @@ def build_corpus(folder: Path) -> dict[str, VideoOutcome | FailureOutcome | tupl
     set_mp4_rotation_clockwise_90(write_video(folder / "phone_portrait.mp4", frames=6))
     write_video(folder / "vidéo ñ 日本 #1 (copy).mp4", frames=5)
     write_video(folder / '..odd name\' with "quotes".mkv', codec="mjpeg", frames=5)
+    index_first = remux_index_first(valid, folder.parent / "index_first.mp4").read_bytes()
+    (folder / "moov_first_cut.mp4").write_bytes(index_first[: len(index_first) // 50])  # inside the index
+    header = b"YUV4MPEG2 W20000 H20000 F25:1 Ip A1:1 C420jpeg\nFRAME\n"
+    (folder / "huge_header.y4m").write_bytes(header + bytes(1000))  # claims 20000×20000 frames
     (folder / "folder_named.mp4").mkdir()
     (folder / "dangling_link.mp4").symlink_to(folder / "does_not_exist.mp4")
     return {
@@ -89,6 +94,8 @@ def build_corpus(folder: Path) -> dict[str, VideoOutcome | FailureOutcome | tupl
         "phone_portrait.mp4": ("videos", 6),
         "vidéo ñ 日本 #1 (copy).mp4": ("videos", 5),
         '..odd name\' with "quotes".mkv': ("videos", 5),
+        "moov_first_cut.mp4": ("failures", "open"),
+        "huge_header.y4m": ("failures", "open"),
         "folder_named.mp4": ("failures", "read"),
         "dangling_link.mp4": ("failures", "read"),
     }
@@ -102,7 +109,7 @@ def test_corpus_run_exits_0_and_gives_every_input_its_outcome(
     out = tmp_path / "out"
     argv = ["extract", str(folder), str(out), "--backend", "shapes", "--max-side", "640"]
     assert main([*argv, "--", "--runner=FnApiRunner"]) == 0
-    assert "13 videos done, 7 failed" in capsys.readouterr().out
+    assert "13 videos done, 9 failed" in capsys.readouterr().out
 
     videos = pd.read_parquet(out / "videos").assign(name=lambda d: d.uri.map(lambda u: Path(u).name))
     failures = pd.read_parquet(out / "failures").assign(name=lambda d: d.uri.map(lambda u: Path(u).name))

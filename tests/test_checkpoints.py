@@ -48,3 +48,39 @@ def test_weights_without_a_card_are_refused(tmp_path: Path) -> None:
     (tmp_path / "m.json").unlink()
     with pytest.raises(UnsafeCheckpoint, match="no model card"):
         load_checkpoint(weights)
+
+
+def test_a_card_edited_after_saving_is_refused(tmp_path: Path) -> None:
+    """Renaming the classes beside the weights would relabel every prediction under the same hash."""
+    weights = tmp_path / "m.safetensors"
+    save_checkpoint(_state(), weights, {"classes": ["a", "b", "c"]})
+    card = json.loads((tmp_path / "m.json").read_text())
+    (tmp_path / "m.json").write_text(json.dumps({**card, "classes": ["walk", "run", "jump"]}))
+    with pytest.raises(UnsafeCheckpoint, match=r"differs from the card inside m.safetensors \(classes\)"):
+        load_checkpoint(weights)
+
+
+def test_the_hash_covers_the_card_inside_the_weights(tmp_path: Path) -> None:
+    a = save_checkpoint(_state(), tmp_path / "a.safetensors", {"classes": ["x", "y", "z"]})
+    b = save_checkpoint(_state(), tmp_path / "b.safetensors", {"classes": ["z", "y", "x"]})
+    assert a["sha256"] != b["sha256"], "same tensors, other card: another checkpoint"
+
+
+def test_weights_saved_without_a_card_inside_are_refused(tmp_path: Path) -> None:
+    from safetensors.torch import save_file
+
+    from posebeam.models.checkpoints import file_sha256
+
+    weights = tmp_path / "old.safetensors"
+    save_file(_state(), str(weights))
+    (tmp_path / "old.json").write_text(json.dumps({"classes": ["a"], "sha256": file_sha256(weights)}))
+    with pytest.raises(UnsafeCheckpoint, match="holds no model card of its own"):
+        load_checkpoint(weights)
+
+
+def test_the_shipped_classifier_verifies() -> None:
+    from posebeam.models.checkpoints import verify_checkpoint
+    from posebeam.models.classifier import SHIPPED_CLASSIFIER
+
+    card = verify_checkpoint(SHIPPED_CLASSIFIER)
+    assert card["architecture"] == "pose_slowonly" and len(card["classes"]) == 11
