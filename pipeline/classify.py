@@ -41,13 +41,23 @@ from posebeam.models.registry import architecture, load_object
 from posebeam.models.rgbpose import fuse_test_scores
 from posebeam.pipeline.clips import ClassifyConfig, ClipKey, PersonClip, person_clips
 from posebeam.pipeline.extract import METRICS_NAMESPACE
+from posebeam.pipeline.stage_failures import ModelStageFailures, StageFailure
 from posebeam.storage.video import READ_ERRORS, VideoReader, frames_at
 from posebeam.transforms.clip_inputs import CardSpec, ClipSpec, eval_views
 from posebeam.transforms.rgb_inputs import RGBPoseSpec, rgb_positions, rgbpose_inputs
 
 log = logging.getLogger(__name__)
 
+FAILED_TAG = "failed"
+
 SpecT = TypeVar("SpecT", bound=CardSpec)
+
+
+class ClipSkipped(NamedTuple):
+    """The result of a clip the model stage could not classify, and why."""
+
+    error_type: str
+    reason: str
 
 
 class ClipInput(NamedTuple):
@@ -129,8 +139,8 @@ class PoseClassifierHandler(ClassifierHandler[ClipSpec]):
 class RGBPoseClassifierHandler(ClassifierHandler[RGBPoseSpec]):
     """RGBPose-Conv3D: re-decoded RGB frames + heatmaps → fused probabilities.
 
-    A skipped clip's result has ``inference`` None (the keyed output must keep one result per
-    example); :class:`ClassifyClips` drops it.
+    A clip whose frames cannot be re-read gets a :class:`ClipSkipped` result (the keyed output
+    keeps one result per example); :class:`ClassifyClips` turns it into a ``failures`` row.
     """
 
     spec_type = RGBPoseSpec
@@ -147,7 +157,7 @@ class RGBPoseClassifierHandler(ClassifierHandler[RGBPoseSpec]):
     def run_inference(
         self, batch: Sequence[ClipInput], model: nn.Module, inference_args: dict[str, Any] | None = None
     ) -> Iterable[PredictionResult]:
-        inputs = self._read_inputs(batch)
+        inputs, skipped = self._read_inputs(batch)
         scores: dict[int, np.ndarray] = {}
         if inputs:
             rgb, pose = (
@@ -158,14 +168,18 @@ class RGBPoseClassifierHandler(ClassifierHandler[RGBPoseSpec]):
             fused = fuse_test_scores(rgb_logits, pose_logits, views=self._config.num_clips)
             scores = dict(zip(inputs, fused.cpu().numpy(), strict=True))
         for i, example in enumerate(batch):
-            yield PredictionResult(example, scores.get(i), self._config.weights)
+            inference = scores[i] if i in scores else skipped[i]
+            yield PredictionResult(example, inference, self._config.weights)
 
-    def _read_inputs(self, batch: Sequence[ClipInput]) -> dict[int, tuple[np.ndarray, np.ndarray]]:
-        """``(rgb, pose)`` inputs of the clips whose frames could be re-read, by batch position.
-
-        Each video is opened once per batch; its clips seek within the one reader.
+    def _read_inputs(
+        self, batch: Sequence[ClipInput]
+    ) -> tuple[dict[int, tuple[np.ndarray, np.ndarray]], dict[int, ClipSkipped]]:
+        """``(rgb, pose)`` inputs of the clips whose frames could be re-read, and why the others
+        could not, by batch position. Each video is opened once per batch; its clips seek within
+        the one reader.
         """
         inputs: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        skipped: dict[int, ClipSkipped] = {}
         readers: dict[str, VideoReader] = {}
         with ExitStack() as stack:
             for i, (clip, uri) in enumerate(batch):
@@ -180,10 +194,13 @@ class RGBPoseClassifierHandler(ClassifierHandler[RGBPoseSpec]):
                     first, last = int(clip.frame_index[0]), int(clip.frame_index[-1])
                     log.warning("skipping the clip at frames %d-%d of %s: cannot re-read it: %s",
                                 first, last, uri, err)  # fmt: skip
+                    skipped[i] = ClipSkipped(
+                        type(err).__name__, f"its frames cannot be re-read from {uri}: {err}"
+                    )
                     continue
                 num_clips = self._config.num_clips
                 inputs[i] = rgbpose_inputs(images, clip.keypoints, clip.scores, self.spec, num_clips)
-        return inputs
+        return inputs, skipped
 
     def _clip_frames(self, reader: VideoReader, clip: PersonClip) -> list[np.ndarray]:
         """The RGB frames at the clip's RGB positions, in order: only those are asked for."""
@@ -241,8 +258,8 @@ class ClassifyClips(beam.PTransform):
         if self._handler.reads_frames and videos is None:
             raise ValueError(f"{config.weights} re-reads video frames: ClassifyClips needs the videos table")
 
-    def expand(self, keypoints: beam.PCollection) -> beam.PCollection:
-        config, classes, model = self._config, self._classes, self._model_name
+    def expand(self, keypoints: beam.PCollection) -> dict[str, beam.PCollection]:
+        config = self._config
         if self._videos is not None and self._handler.reads_frames:
             uris = self._videos | "VideoUris" >> beam.Map(lambda row: (row["video_id"], row["uri"]))
             clips = keypoints | "CutClips" >> beam.FlatMap(
@@ -251,9 +268,43 @@ class ClassifyClips(beam.PTransform):
         else:
             clips = keypoints | "CutClips" >> beam.FlatMap(clip_windows, config)
         handler = self._handler(config)
-        return (
-            clips
-            | "Classify" >> RunInference(KeyedModelHandler(handler))
-            | "DropSkipped" >> beam.Filter(lambda item: item[1].inference is not None)
-            | "ToRows" >> beam.Map(lambda item: prediction_row(item[0], item[1], classes, model))
+        results, errors = (
+            clips | "Classify" >> RunInference(KeyedModelHandler(handler)).with_exception_handling()
         )
+        rows = results | "ToRows" >> beam.ParDo(_ToRows(self._classes, self._model_name)).with_outputs(
+            FAILED_TAG, main="rows"
+        )
+        raised = errors.failed_inferences | "FailedBatches" >> beam.FlatMap(_batch_failures)
+        failures = (rows[FAILED_TAG], raised) | "ClassifyFailures" >> beam.Flatten()
+        return {
+            "clip_predictions": rows["rows"],
+            "failures": failures | "FailureRows" >> ModelStageFailures("classify", self._videos),
+        }
+
+
+def _batch_failures(
+    failed: tuple[Sequence[tuple[ClipKey, Any]], tuple[type, str, list[str]]],
+) -> list[StageFailure]:
+    """A batch whose inference raised (Beam's dead letter: the batch, and the exception's class,
+    repr and traceback lines): one failure per clip, with the exception's text."""
+    batch, (error_class, error_repr, trace) = failed
+    last = trace[-1].strip() if trace else error_repr
+    text = last.split(": ", 1)[1] if ": " in last else error_repr
+    return [StageFailure(key[0], error_class.__name__, text) for key, _ in batch]
+
+
+class _ToRows(beam.DoFn):
+    """Keyed results → ``clip_predictions`` rows; a skipped clip → a :class:`StageFailure` (tagged)."""
+
+    def __init__(self, classes: list[str], model: str) -> None:
+        self._classes = classes
+        self._model = model
+
+    def process(self, item: tuple[ClipKey, PredictionResult]) -> Iterator[Any]:
+        key, result = item
+        if isinstance(result.inference, ClipSkipped):
+            yield beam.pvalue.TaggedOutput(
+                FAILED_TAG, StageFailure(key[0], result.inference.error_type, result.inference.reason)
+            )
+        else:
+            yield prediction_row(key, result, self._classes, self._model)

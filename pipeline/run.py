@@ -68,15 +68,13 @@ def build(
         | "RejectUnreadable" >> beam.MapTuple(_unreadable_failure)
     )
     poses = files | "DecodeAndEstimatePoses" >> DecodeAndEstimatePoses(config)
-    tables = {
-        "videos": poses[VIDEOS_TAG],
-        "keypoints": poses["keypoints"],
-        "failures": (poses[FAILURES_TAG], unreadable) | "AllFailures" >> beam.Flatten(),
-    }
+    tables = {"videos": poses[VIDEOS_TAG], "keypoints": poses["keypoints"]}
+    failures = [poses[FAILURES_TAG], unreadable]
     if classify is not None:
-        tables["clip_predictions"] = poses["keypoints"] | "ClassifyClips" >> ClassifyClips(
-            classify, videos=tables["videos"]
-        )
+        classified = poses["keypoints"] | "ClassifyClips" >> ClassifyClips(classify, videos=tables["videos"])
+        tables["clip_predictions"] = classified["clip_predictions"]
+        failures.append(classified["failures"])
+    tables["failures"] = failures | "AllFailures" >> beam.Flatten()
     _ = tables | "WriteTables" >> WriteTables(output, run_id)
     return tables
 

@@ -52,7 +52,8 @@ def test_the_default_backend_takes_tiny_and_extreme_frames(tmp_path: Path) -> No
     """HOG corrupts the heap on frames under its 64×128 window; these ran into SIGSEGV/SIGABRT."""
     folder = tmp_path / "in"
     folder.mkdir()
-    sizes = {"2x2.mkv": (2, 2), "120x90.mp4": (120, 90), "16x1000.mkv": (16, 1000), "1000x16.mkv": (1000, 16)}
+    sizes = {"2x2.mkv": (2, 2), "120x90.mp4": (120, 90), "16x1000.mkv": (16, 1000), "1000x16.mkv": (1000, 16),
+             "good.mp4": (320, 240)}  # fmt: skip
     for name, (width, height) in sizes.items():
         codec = "mpeg4" if name.endswith(".mp4") else "mjpeg"
         write_video(folder / name, codec=codec, frames=3, width=width, height=height, num_boxes=1)
@@ -175,3 +176,21 @@ def test_no_failure_message_reads_like_an_internal_exception(tmp_path: Path) -> 
     assert "too large to decode" in by_name["huge_header.y4m"]
     assert "index is missing or cut short" in by_name["moov_first_cut.mp4"]
     assert by_name["audio_only.mp4"] == "the file has no video stream"
+
+
+def test_the_resume_fingerprint_changes_with_posebeam_and_backend_versions(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from dataclasses import replace
+
+    from posebeam.pipeline import results_cache
+    from posebeam.pipeline.pose_stage import ExtractConfig
+
+    config = ExtractConfig(backend="blazepose", backend_version="opencv-4.12+mediapipe-0.10.21-c1")
+    base = results_cache.config_fingerprint(config)
+    assert results_cache.config_fingerprint(replace(config, batch_size=3)) == base, "batching changes nothing"
+    assert (
+        results_cache.config_fingerprint(replace(config, backend_version="opencv-4.13+mp-0.10.22-c1")) != base
+    )
+    monkeypatch.setattr(results_cache, "posebeam_version", lambda: "99.0")
+    assert results_cache.config_fingerprint(config) != base

@@ -11,12 +11,12 @@ import pandas as pd
 import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing.test_pipeline import TestPipeline
-from apache_beam.testing.util import assert_that
+from apache_beam.testing.util import assert_that, equal_to
 from conftest import BEAM_TEST_OPTIONS
 
 from posebeam.models.checkpoints import card_path
 from posebeam.models.classifier import SHIPPED_CLASSIFIER
-from posebeam.pipeline.classify import ClassifyClips, ClassifyConfig, clip_windows
+from posebeam.pipeline.classify import ClassifyClips, ClassifyConfig, PoseClassifierHandler, clip_windows
 from posebeam.pipeline.cli import main
 from posebeam.schemas.records import keypoints_table
 from posebeam.schemas.tables import CLIP_PREDICTIONS
@@ -64,7 +64,9 @@ def test_clip_windows_slide_over_each_person_by_time() -> None:
 def test_classify_clips_writes_one_ranked_row_per_clip(tiny_classifier: Path) -> None:
     config = ClassifyConfig(weights=str(tiny_classifier), window_s=2.0, stride_s=1.0, min_frames=8)
     with TestPipeline(options=PipelineOptions(BEAM_TEST_OPTIONS)) as p:
-        rows = p | beam.Create([_table(frames=30, fps=10.0, persons=2)]) | ClassifyClips(config)
+        outputs = p | beam.Create([_table(frames=30, fps=10.0, persons=2)]) | ClassifyClips(config)
+        rows = outputs["clip_predictions"]
+        assert_that(outputs["failures"], equal_to([]), label="NoFailures")
 
         def check(rows: list[dict[str, object]]) -> None:
             assert sorted((r["person_id"], r["start_frame"], r["end_frame"]) for r in rows) == [
@@ -76,7 +78,7 @@ def test_classify_clips_writes_one_ranked_row_per_clip(tiny_classifier: Path) ->
                 assert scores == sorted(scores, reverse=True) and 0 < sum(scores) <= 1.0 + 1e-6
                 assert str(row["model"]).startswith("pose_x3d@")
 
-        assert_that(rows, check)
+        assert_that(rows, check, label="Rows")
 
 
 def test_posebeam_run_writes_clip_predictions(
@@ -94,6 +96,24 @@ def test_posebeam_run_writes_clip_predictions(
     assert (
         main(["run", str(video_folder), str(tmp_path / "o2"), "--classifier", "/no/model.safetensors"]) == 2
     )
+
+
+def test_a_model_stage_error_becomes_one_failure_row_per_video(
+    tiny_classifier: Path, video_folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("CUDA error: an illegal memory access was encountered")
+
+    monkeypatch.setattr(PoseClassifierHandler, "run_inference", broken)
+    out = tmp_path / "out"
+    argv = ["run", str(video_folder), str(out), "--backend", "shapes", "--classifier", str(tiny_classifier)]
+    assert main([*argv, "--clip-window-s", "1.0", "--", "--runner=FnApiRunner"]) == 0, "the job goes on"
+    videos = pd.read_parquet(out / "videos")
+    failures = pd.read_parquet(out / "failures")
+    assert len(videos) == 2 and pd.read_parquet(out / "clip_predictions").empty
+    assert sorted(failures.uri) == sorted(videos.uri) and (failures.stage == "classify").all()
+    assert failures.error_type.eq("RuntimeError").all()
+    assert failures.message.str.match(r"\d+ clips of this video could not be classified: CUDA error").all()
 
 
 def test_posebeam_run_on_rendered_synthetic_videos_with_the_default_models(tmp_path: Path) -> None:

@@ -25,7 +25,13 @@ from scipy.special import softmax
 from synth_video import write_video
 from torch import Tensor, nn
 
-from posebeam.pipeline.classify import ClassifyClips, ClipInput, RGBPoseClassifierHandler, clip_windows
+from posebeam.pipeline.classify import (
+    ClassifyClips,
+    ClipInput,
+    ClipSkipped,
+    RGBPoseClassifierHandler,
+    clip_windows,
+)
 from posebeam.pipeline.clips import ClassifyConfig, PersonClip
 from posebeam.pipeline.extract import METRICS_NAMESPACE
 from posebeam.pipeline.run import launch
@@ -104,9 +110,14 @@ def test_clips_of_a_video_deleted_after_extraction_are_skipped(
     config = ClassifyConfig(weights=str(rgbpose_weights), **WINDOW)
     p = TestPipeline(options=PipelineOptions(BEAM_TEST_OPTIONS))
     videos_table = p | "Videos" >> beam.Create(rows)
-    predictions = p | "Keypoints" >> beam.Create(tables) | ClassifyClips(config, videos=videos_table)
+    outputs = p | "Keypoints" >> beam.Create(tables) | ClassifyClips(config, videos=videos_table)
+    predictions = outputs["clip_predictions"]
+    failures = outputs["failures"] | beam.Map(lambda r: (r["uri"], r["stage"], r["message"].split(":")[0]))
+    count = len(deleted_keys)
+    expected = (str(gone), "classify", f"{count} clips of this video could not be classified")
+    assert_that(failures, equal_to([expected]), label="OneFailureRow")
     got = predictions | beam.Map(lambda r: (r["video_id"], r["person_id"], r["start_frame"], r["end_frame"]))
-    assert_that(got, equal_to(sorted(kept_keys)))
+    assert_that(got, equal_to(sorted(kept_keys)), label="KeptClips")
     result = p.run()
     result.wait_until_finish()
     assert _counters(result)["rgb_clips_skipped"] == len(deleted_keys)
@@ -148,7 +159,8 @@ def test_handler_fuses_the_clip_averaged_softmax_of_each_stream_1_to_1(
     assert model.logits is not None
     rgb, pose = (softmax(logits.numpy(), axis=1) for logits in model.logits)
     assert [r.example for r in results] == batch, "one result per example, in order"
-    assert results[1].inference is None and results[2].inference is None, "unreadable videos are skipped"
+    skipped = [results[1].inference, results[2].inference]
+    assert all(isinstance(s, ClipSkipped) and "cannot be re-read" in s.reason for s in skipped)
     for result, views in zip((results[0], results[3]), (slice(0, 2), slice(2, 4)), strict=True):
         expected = (rgb[views].mean(axis=0) + pose[views].mean(axis=0)) / 2
         np.testing.assert_allclose(result.inference, expected, rtol=1e-5)
