@@ -19,7 +19,7 @@ setup(
     packages=[f"posebeam.{name}" for name in CODE_FOLDERS],
     package_dir={f"posebeam.{name}": name for name in CODE_FOLDERS},
     # The shipped classifier: safetensors weights and their model card.
-    package_data={"posebeam.models": ["weights/*.safetensors", "weights/*.json"]},
+    package_data={"posebeam.models": ["weights/*.safetensors", "weights/*.json", "weights/*.onnx"]},
     install_requires=[
         "apache-beam[gcp]==2.77.0",
         "torch==2.13.0",  # the CPU wheel on disk; a looser pin lets pip pick a CUDA build
@@ -34,6 +34,7 @@ setup(
         # blazepose backend; mediapipe itself is installed with --no-deps (deploy/install.sh):
         # its metadata pins numpy<2 and protobuf<5, which would break apache-beam[gcp].
         "opencv-python-headless>=4.8,<5",
+        "onnxruntime>=1.20",  # the movenet backend (default)
         "absl-py",
         "attrs",
         "flatbuffers>=2.0",

@@ -23,6 +23,7 @@ import av
 from posebeam.models.classifier import SHIPPED_CLASSIFIER
 from posebeam.models.pose_backend import create_backend
 from posebeam.pipeline.classify import ClassifyConfig, PoseClassifierHandler, clip_windows
+from posebeam.pipeline.options import DEFAULT_BACKEND
 from posebeam.pipeline.run import launch, summarise
 from posebeam.schemas.tables import NUM_KEYPOINT_VALUES
 from posebeam.storage.parquet_tables import read_table
@@ -72,7 +73,7 @@ def main() -> None:
 
     with open(clip, "rb") as handle, VideoReader(handle, max_side=args.max_side) as reader:
         frames = [frame.rgb for frame in reader.frames()]
-    backend = create_backend("blazepose")
+    backend = create_backend(DEFAULT_BACKEND)
     backend.estimate(frames[:1])  # warm-up
     start = time.perf_counter()
     persons = sum(len(poses) for poses in backend.estimate(frames))

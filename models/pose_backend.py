@@ -60,6 +60,7 @@ class BackendUnavailable(RuntimeError):
 
 # name -> "module:factory"; factories take keyword options and return a PoseBackend.
 BACKENDS: dict[str, str] = {
+    "movenet": "posebeam.models.movenet:MoveNetBackend",
     "blazepose": "posebeam.models.blazepose:BlazePoseBackend",
     "mm": "posebeam.models.mm_backend:MMPoseBackend",
 }

@@ -16,7 +16,7 @@ from posebeam.pipeline.clips import ClassifyConfig
 from posebeam.pipeline.pose_stage import ExtractConfig
 from posebeam.pipeline.usage import UsageError, frame_side, positive_float, positive_int
 
-DEFAULT_BACKEND = "blazepose"
+DEFAULT_BACKEND = "movenet"
 
 
 def add_extract_arguments(parser: argparse.ArgumentParser) -> None:

@@ -22,7 +22,7 @@ from posebeam.schemas.records import failure_row, keypoints_table, video_row
 from posebeam.schemas.tables import NUM_KEYPOINT_VALUES
 from posebeam.storage.video import DecodedFrame, NoFramesDecoded, VideoReader, finite_or_none
 from posebeam.transforms.sampling import FpsSampler
-from posebeam.transforms.tracking import IouTracker
+from posebeam.transforms.tracking import PersonTracker
 
 log = logging.getLogger(__name__)
 
@@ -31,13 +31,15 @@ log = logging.getLogger(__name__)
 class ExtractConfig:
     """Everything the pose stage needs, converted once from the command line."""
 
-    backend: str = "blazepose"
+    backend: str = "movenet"
     backend_options: tuple[tuple[str, Any], ...] = ()
     backend_version: str = ""  # filled in on the launcher (part of the resume fingerprint)
     fps: float | None = None
     max_side: int | None = None
     batch_size: int = 8
     track_min_iou: float = 0.2
+    track_low_iou: float = 0.4
+    track_high_score: float = 0.25
     track_max_gap_s: float = 1.0
     cache_root: str | None = None  # where finished videos' results are kept (see results_cache)
     resume: bool = False  # reuse cached results instead of recomputing them
@@ -128,7 +130,12 @@ class PoseStage:
         except Exception as err:
             raise StageError("open", err) from err
         sampler = FpsSampler(config.fps)
-        tracker = IouTracker(min_iou=config.track_min_iou, max_gap_s=config.track_max_gap_s)
+        tracker = PersonTracker(
+            min_iou=config.track_min_iou,
+            low_iou=config.track_low_iou,
+            high_score=config.track_high_score,
+            max_gap_s=config.track_max_gap_s,
+        )
         rows = _PoseAccumulator()
         processed = 0
         with reader:
@@ -175,7 +182,7 @@ class PoseStage:
         self,
         batch: list[DecodedFrame],
         reader: VideoReader,
-        tracker: IouTracker,
+        tracker: PersonTracker,
         rows: _PoseAccumulator,
         counts: StageCounts,
     ) -> int:
@@ -187,8 +194,11 @@ class PoseStage:
         for frame, poses in zip(batch, per_frame, strict=True):
             poses = [pose.in_frame(1.0 / reader.scale, width, height) for pose in poses]
             boxes = np.array([pose.bbox for pose in poses]).reshape(-1, 4)
-            ids = tracker.update(boxes, frame.timestamp_s)
-            rows.add(frame, ids, poses)
-            counts.person_frames += len(poses)
+            ids = tracker.update(boxes, frame.timestamp_s, np.array([pose.bbox_score for pose in poses]))
+            kept = [
+                (pid, pose) for pid, pose in zip(ids, poses, strict=True) if pid >= 0
+            ]  # -1: weak, untracked
+            rows.add(frame, np.array([pid for pid, _ in kept]), [pose for _, pose in kept])
+            counts.person_frames += len(kept)
         counts.frames += len(batch)
         return len(batch)

@@ -48,8 +48,10 @@ def test_a_native_crash_fails_one_video_and_resume_does_not_retry_it(
     assert _tables(out)[1].stage.tolist() == ["crash"]
 
 
-def test_the_default_backend_takes_tiny_and_extreme_frames(tmp_path: Path) -> None:
-    """HOG corrupts the heap on frames under its 64×128 window; these ran into SIGSEGV/SIGABRT."""
+@pytest.mark.parametrize("backend", ["movenet", "blazepose"])
+def test_every_backend_takes_tiny_and_extreme_frames(tmp_path: Path, backend: str) -> None:
+    """HOG (blazepose) corrupts the heap on frames under its 64×128 window; these ran into
+    SIGSEGV/SIGABRT. MoveNet has no fixed window."""
     folder = tmp_path / "in"
     folder.mkdir()
     sizes = {"2x2.mkv": (2, 2), "120x90.mp4": (120, 90), "16x1000.mkv": (16, 1000), "1000x16.mkv": (1000, 16),
@@ -58,7 +60,7 @@ def test_the_default_backend_takes_tiny_and_extreme_frames(tmp_path: Path) -> No
         codec = "mpeg4" if name.endswith(".mp4") else "mjpeg"
         write_video(folder / name, codec=codec, frames=3, width=width, height=height, num_boxes=1)
     out = tmp_path / "out"
-    assert main(["extract", str(folder), str(out), *BEAM]) == 0
+    assert main(["extract", str(folder), str(out), "--backend", backend, *BEAM]) == 0
     videos = pd.read_parquet(out / "videos")
     assert sorted(Path(u).name for u in videos.uri) == sorted(sizes)
     assert (videos.frames_processed == 3).all()

@@ -120,7 +120,7 @@ def test_posebeam_run_on_rendered_synthetic_videos_with_the_default_models(tmp_p
     data = tmp_path / "synth"
     assert main(["synth", str(data), "--videos", "4", "--seed", "2", "--kind", "sequences", "--render"]) == 0
     out = tmp_path / "out"
-    assert main(["run", str(data / "videos_rgb"), str(out)]) == 0  # HOG + BlazePose, shipped classifier
+    assert main(["run", str(data / "videos_rgb"), str(out)]) == 0  # MoveNet, shipped classifier
     videos = pd.read_parquet(out / "videos")
     predictions = pd.read_parquet(out / "clip_predictions")
     assert len(videos) == 4 and (videos.frames_decoded == 450).all()

@@ -15,7 +15,7 @@ from posebeam.transforms.boxes import (
     square_crop_transform,
 )
 from posebeam.transforms.sampling import FpsSampler
-from posebeam.transforms.tracking import IouTracker
+from posebeam.transforms.tracking import PersonTracker
 
 
 def test_iou_golden_values() -> None:
@@ -61,13 +61,13 @@ def _walker(x: float) -> list[float]:
 
 
 def test_tracker_keeps_ids_of_two_people_walking_towards_each_other() -> None:
-    tracker = IouTracker()
+    tracker = PersonTracker()
     ids = [tracker.update(np.array([_walker(2 * t), _walker(200 - 2 * t)]), t / 10) for t in range(20)]
     assert all(frame.tolist() == [0, 1] for frame in ids)
 
 
 def test_tracker_bridges_short_gaps_and_retires_long_ones() -> None:
-    tracker = IouTracker(max_gap_s=1.0)
+    tracker = PersonTracker(max_gap_s=1.0)
     assert tracker.update(np.array([_walker(0)]), 0.0).tolist() == [0]
     assert tracker.update(np.zeros((0, 4)), 0.5).tolist() == []
     assert tracker.update(np.array([_walker(1)]), 0.9).tolist() == [0]
@@ -75,6 +75,55 @@ def test_tracker_bridges_short_gaps_and_retires_long_ones() -> None:
 
 
 def test_tracker_never_matches_below_min_iou() -> None:
-    tracker = IouTracker(min_iou=0.5)
+    tracker = PersonTracker(min_iou=0.5)
     tracker.update(np.array([_walker(0)]), 0.0)
     assert tracker.update(np.array([_walker(12)]), 0.1).tolist() == [1]
+
+
+def _box(x: float, y: float = 10.0, w: float = 20.0, h: float = 50.0) -> list[float]:
+    return [x, y, x + w, y + h]
+
+
+def test_two_walkers_crossing_keep_their_ids() -> None:
+    """Same height, opposite directions, boxes passing through each other: velocity keeps them apart."""
+    tracker = PersonTracker()
+    frames = []
+    for t in range(40):
+        a, b = _box(20 + 6 * t), _box(260 - 6 * t)
+        detections = [a, b] if t % 2 else [b, a]  # detection order carries no identity
+        ids = tracker.update(np.array(detections), t / 10)
+        frames.append(ids.tolist() if t % 2 else ids[::-1].tolist())
+    assert sorted(frames[0]) == [0, 1] and all(frame == frames[0] for frame in frames), frames
+
+
+def test_a_track_survives_two_missed_detections_and_a_weak_one() -> None:
+    tracker = PersonTracker(max_gap_s=1.0)
+    positions = {t: _box(10 + 8 * t) for t in range(12)}
+    ids = []
+    for t, box in positions.items():
+        if t in (4, 5):  # missed by the detector
+            assert tracker.update(np.zeros((0, 4)), t / 10).tolist() == []
+            continue
+        score = 0.15 if t == 6 else 0.9  # half hidden: a weak detection
+        ids.append(int(tracker.update(np.array([box]), t / 10, np.array([score]))[0]))
+    assert ids == [0] * 10
+
+
+def test_an_occluded_walker_is_found_again_further_along_the_path() -> None:
+    """Hidden behind a standing person for 0.6 s, the walker reappears 36 px on: the coasting
+    track still overlaps the new box (a last-seen box would not)."""
+    tracker = PersonTracker()
+    stander = _box(100, w=24)
+    for t in range(20):
+        walker = _box(40 + 6 * t)
+        hidden = 10 <= t < 16
+        boxes = [stander] if hidden else [stander, walker]
+        ids = tracker.update(np.array(boxes), t / 10)
+        assert ids[0] == 0
+        if not hidden:
+            assert ids[1] == 1, t
+
+
+def test_a_weak_detection_never_starts_a_track() -> None:
+    tracker = PersonTracker(high_score=0.4)
+    assert tracker.update(np.array([_box(0), _box(100)]), 0.0, np.array([0.9, 0.2])).tolist() == [0, -1]

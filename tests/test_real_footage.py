@@ -1,4 +1,6 @@
-"""Real footage: the sample street clip (several walking people) through the default backend.
+"""Real footage: the sample street clip (several walking people) through the default backend
+(MoveNet), the whole job and the README's goals: ≥ 4 persons per frame over the first 100 frames,
+≥ 80 % of person-frames in tracks of 20 frames or more.
 
 The clip comes from Debian's opencv-doc package (see posebeam.storage.sample); without network
 access to the Debian mirror and no cached copy, these tests are skipped.
@@ -47,21 +49,23 @@ def test_street_clip_with_broken_neighbours_through_posebeam_run(street_clip: Pa
     assert (video.width, video.height, video.frames_decoded) == (768, 576, 795)
 
     per_frame = keypoints.groupby("frame_index").size().reindex(range(795), fill_value=0)
-    assert per_frame.mean() >= 2.0, f"only {per_frame.mean():.2f} persons per frame"
+    assert per_frame[:100].mean() >= 4.0, f"only {per_frame[:100].mean():.2f} persons per frame (frames 0-99)"
+    assert per_frame.mean() >= 3.0, f"only {per_frame.mean():.2f} persons per frame"
     track_length = keypoints.groupby("person_id").size()
-    long_tracks = track_length[track_length >= 10]
-    assert long_tracks.sum() / len(keypoints) >= 0.8, "most person-frames belong to stable tracks"
+    long_tracks = track_length[track_length >= 20]
+    assert long_tracks.sum() / len(keypoints) >= 0.8, "most person-frames belong to tracks of 2 s or more"
 
     triplets = np.stack(keypoints.keypoints.to_numpy()).reshape(-1, 17, 3)
     assert triplets[..., 0].min() >= 0 and triplets[..., 0].max() <= 767
     assert triplets[..., 1].min() >= 0 and triplets[..., 1].max() <= 575
-    assert 0.5 < triplets[..., 2].mean() <= 1.0
+    assert 0.3 < triplets[..., 2].mean() <= 1.0
     predictions = pd.read_parquet(out / "clip_predictions")
     assert len(predictions) > 0 and set(predictions.video_id) == {video.video_id}
     assert set(predictions.person_id) <= set(keypoints.person_id)
     assert predictions.score.between(0, 1).all() and predictions.model.str.startswith("pose_slowonly@").all()
     # Anatomy, not noise: shoulders sit above hips, which sit above ankles (y grows downwards).
-    confident = triplets[..., 2].min(axis=1) > 0.5
+    confident = (triplets[:, [5, 11, 15], 2] > 0.3).all(axis=1)
+    assert confident.mean() > 0.5
     shoulders, hips, ankles = (triplets[confident][:, j, 1] for j in (5, 11, 15))
     assert (shoulders < hips).mean() > 0.95 and (hips < ankles).mean() > 0.95
 
