@@ -19,7 +19,10 @@ setup(
     packages=[f"posebeam.{name}" for name in CODE_FOLDERS],
     package_dir={f"posebeam.{name}": name for name in CODE_FOLDERS},
     # The shipped classifier: safetensors weights and their model card.
-    package_data={"posebeam.models": ["weights/*.safetensors", "weights/*.json", "weights/*.onnx"]},
+    package_data={
+        "posebeam.models": ["weights/*.safetensors", "weights/*.json", "weights/*.onnx"],
+        "posebeam.synth": ["motion_data/*/*.gz", "motion_data/README.md"],
+    },
     install_requires=[
         "apache-beam[gcp]==2.77.0",
         "torch==2.13.0",  # the CPU wheel on disk; a looser pin lets pip pick a CUDA build
