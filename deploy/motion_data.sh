@@ -16,12 +16,15 @@ sha256sum --check --quiet <<'SUMS'
 SUMS
 python3 -m zipfile -e pybullet-3.2.7-*.whl wheel >/dev/null
 dpkg -x assimp-testmodels_5.2.5~ds0-1_all.deb deb
-mkdir -p "$out/deepmimic" "$out/cmu"
+mkdir -p "$out/deepmimic" "$out/deepmimic_walker" "$out/cmu"
 for f in wheel/pybullet_data/data/motions/humanoid3d_*.txt; do
   gzip -n -9 -c "$f" > "$out/deepmimic/$(basename "$f").gz"
+done
+for f in wheel/pybullet_data/data/motions/walker/*.txt; do
+  gzip -n -9 -c "$f" > "$out/deepmimic_walker/$(basename "$f").gz"
 done
 tr -d '\000' < wheel/pybullet_data/humanoid/humanoid.urdf | gzip -n -9 > "$out/deepmimic/humanoid.urdf.gz"
 for f in 01_01.bvh 01_03.bvh Boxing_Toes.bvh; do
   gzip -n -9 -c "deb/usr/share/assimp/models/BVH/$f" > "$out/cmu/$f.gz"
 done
-(cd "$out" && sha256sum deepmimic/* cmu/*)
+(cd "$out" && sha256sum deepmimic/* deepmimic_walker/* cmu/*)

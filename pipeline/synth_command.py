@@ -19,7 +19,7 @@ from posebeam.pipeline.usage import (
 from posebeam.synth.actions import ACTIONS
 from posebeam.synth.generate import DEFAULT_DURATION_S, RGB_FOLDER, write_synth
 from posebeam.synth.noise import NoiseConfig
-from posebeam.synth.scene import SceneConfig
+from posebeam.synth.scene import MOTIONS, SceneConfig
 from posebeam.synth.timeline import KINDS
 
 
@@ -66,7 +66,16 @@ def add_synth_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--size", type=_size, default=(192, 144), help="frame WIDTHxHEIGHT in pixels (default: 192x144)"
     )
-    parser.add_argument("--actions", default=None, help=f"comma-separated subset of: {', '.join(ACTIONS)}")
+    parser.add_argument(
+        "--motion", choices=sorted(MOTIONS), default="procedural",
+        help="procedural: the 2D kinematic action model; mocap: real motion capture filmed by virtual "
+        "cameras (--kind clips) (default: %(default)s)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--actions", default=None,
+        help=f"comma-separated subset of the motion source's actions; procedural: {', '.join(ACTIONS)}; "
+        f"mocap: {', '.join(MOTIONS['mocap'])}",
+    )  # fmt: skip
     parser.add_argument(
         "--noise",
         type=non_negative_float,
@@ -88,12 +97,13 @@ def add_synth_arguments(parser: argparse.ArgumentParser) -> None:
 
 def scene_config(args: argparse.Namespace) -> SceneConfig:
     """The generator's config from parsed arguments; raises :class:`UsageError` on bad values."""
-    actions = (
-        tuple(a.strip() for a in args.actions.split(",") if a.strip()) if args.actions else tuple(ACTIONS)
-    )
-    unknown = sorted(set(actions) - set(ACTIONS))
+    known = MOTIONS[args.motion]
+    actions = tuple(a.strip() for a in args.actions.split(",") if a.strip()) if args.actions else known
+    unknown = sorted(set(actions) - set(known))
     if unknown or not actions:
-        raise UsageError(f"unknown actions {', '.join(unknown) or '(none)'}; known: {', '.join(ACTIONS)}")
+        raise UsageError(f"unknown actions {', '.join(unknown) or '(none)'}; known: {', '.join(known)}")
+    if args.motion == "mocap" and args.kind != "clips":
+        raise UsageError(f"--motion mocap makes --kind clips only for now, not {args.kind}")
     width, height = args.size
     return SceneConfig(
         kind=args.kind,
@@ -105,6 +115,7 @@ def scene_config(args: argparse.Namespace) -> SceneConfig:
         actions=actions,
         noise=NoiseConfig().scaled(args.noise),
         variation=args.variation,
+        motion=args.motion,
     )
 
 

@@ -120,6 +120,7 @@ def write_table(root: Path, name: str, table: pa.Table) -> Path:
 def write_synth(output: str, videos: int, seed: int, config: SceneConfig, render: bool) -> str:
     """Generate ``videos`` videos from ``seed`` and publish their tables under the local folder
     ``output``; returns a one-line summary."""
+    from posebeam.synth.mocap_scene import synthesise_mocap
     from posebeam.synth.render import render_frames
 
     root = _staging(output)
@@ -129,7 +130,11 @@ def write_synth(output: str, videos: int, seed: int, config: SceneConfig, render
     keypoints, rows = [], []
     labels: dict[str, list[pa.Table]] = {name: [] for name in LABEL_TABLES}
     for index in range(videos):
-        video = synthesise(seed, index, config)
+        video = (
+            synthesise_mocap(seed, index, config)
+            if config.motion == "mocap"
+            else synthesise(seed, index, config)
+        )
         uri = f"synth://{seed}/{index}"
         if render:
             path = root / RGB_FOLDER / f"{video.video_id}.mp4"

@@ -36,6 +36,31 @@ each is scaled to this thigh length."""
 DEEPMIMIC_SCALE = 0.25
 """DeepMimic loads ``humanoid.urdf`` with a global scaling of 0.25."""
 
+WALKS = (
+    "deepmimic/humanoid3d_walk",
+    "deepmimic_walker/0walk_forward",
+    "deepmimic_walker/turn_left0",
+    "deepmimic_walker/turn_left1",
+    "deepmimic_walker/turn_right0",
+    "deepmimic_walker/turn_right1",
+)
+MOCAP_CLASSES: dict[str, tuple[str, ...]] = {
+    "stand": (),
+    "walk": WALKS,
+    "run": ("deepmimic/humanoid3d_run",),
+    "jump": ("deepmimic/humanoid3d_jump",),
+    "kick": ("deepmimic/humanoid3d_kick", "deepmimic/humanoid3d_spinkick"),
+    "punch": ("deepmimic/humanoid3d_punch",),
+    "dance": ("deepmimic/humanoid3d_dance_a", "deepmimic/humanoid3d_dance_b"),
+    "spin": ("deepmimic/humanoid3d_spin",),
+    "cartwheel": ("deepmimic/humanoid3d_cartwheel",),
+    "backflip": ("deepmimic/humanoid3d_backflip",),
+    "crawl": ("deepmimic/humanoid3d_crawl",),
+    "roll": ("deepmimic/humanoid3d_roll",),
+    "get_up": ("deepmimic/humanoid3d_getup_faceup", "deepmimic/humanoid3d_getup_facedown"),
+}
+"""Class → source motions (files under ``synth/motion_data`` without ``.txt.gz``)."""
+
 # Face points in a head frame with axes (forward, up, left), in head radii from the head's centre.
 FACE = np.array(
     [

@@ -16,6 +16,7 @@ import numpy as np
 from posebeam.schemas.records import keep_inside_frame
 from posebeam.synth.actions import ACTIONS
 from posebeam.synth.body import BodyShape, forward_kinematics
+from posebeam.synth.mocap import MOCAP_CLASSES
 from posebeam.synth.noise import (
     NoiseConfig,
     detect,
@@ -25,6 +26,9 @@ from posebeam.synth.noise import (
     track_ids,
 )
 from posebeam.synth.timeline import KINDS, Performance, perform, plan, sample_style
+
+MOTIONS: dict[str, tuple[str, ...]] = {"procedural": tuple(ACTIONS), "mocap": tuple(MOCAP_CLASSES)}
+"""Motion sources and the actions each can perform."""
 
 
 @dataclass(frozen=True)
@@ -41,13 +45,17 @@ class SceneConfig:
     actions: tuple[str, ...] = tuple(ACTIONS)
     noise: NoiseConfig = field(default_factory=NoiseConfig)
     variation: float = 1.0
+    motion: str = "procedural"  # or "mocap": people driven by motion capture (synth/mocap_scene.py)
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"unknown kind {self.kind!r}; known: {', '.join(KINDS)}")
-        unknown = sorted(set(self.actions) - set(ACTIONS))
+        if self.motion not in MOTIONS:
+            raise ValueError(f"unknown motion source {self.motion!r}; known: {', '.join(MOTIONS)}")
+        known = MOTIONS[self.motion]
+        unknown = sorted(set(self.actions) - set(known))
         if unknown or not self.actions:
-            raise ValueError(f"unknown actions {unknown or '(none given)'}; known: {', '.join(ACTIONS)}")
+            raise ValueError(f"unknown actions {unknown or '(none given)'}; known: {', '.join(known)}")
 
     @property
     def num_frames(self) -> int:

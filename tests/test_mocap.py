@@ -12,6 +12,7 @@ import pytest
 from posebeam.synth.mocap import MOTION_DATA, Motion, read_bvh, read_deepmimic
 
 DEEPMIMIC = sorted((MOTION_DATA / "deepmimic").glob("humanoid3d_*.txt.gz"))
+DEEPMIMIC += sorted((MOTION_DATA / "deepmimic_walker").glob("*.txt.gz"))
 BVH = sorted((MOTION_DATA / "cmu").glob("*.bvh.gz"))
 BONES = {"upper arm": (5, 7), "forearm": (7, 9), "thigh": (11, 13), "shin": (13, 15), "hips": (11, 12)}
 
@@ -24,7 +25,7 @@ def _facing(joints: np.ndarray) -> np.ndarray:
 @pytest.fixture(scope="module", params=DEEPMIMIC + BVH, ids=lambda p: p.name.split(".")[0])
 def motion(request: pytest.FixtureRequest) -> Motion:
     path: Path = request.param
-    return read_deepmimic(path) if "humanoid3d" in path.name else read_bvh(path)
+    return read_deepmimic(path) if path.name.endswith(".txt.gz") else read_bvh(path)
 
 
 def test_every_shipped_motion_is_read(motion: Motion) -> None:
@@ -102,6 +103,6 @@ def test_the_shipped_motion_files_are_the_ones_the_provenance_notes_name() -> No
     notes = (MOTION_DATA / "README.md").read_text()
     recorded = {name: digest for digest, name in re.findall(r"^([0-9a-f]{64})  (\S+/\S+\.gz)$", notes, re.M)}
     shipped = {f"{p.parent.name}/{p.name}": p for p in sorted(MOTION_DATA.glob("*/*.gz"))}
-    assert set(recorded) == set(shipped) and len(shipped) == 19
+    assert set(recorded) == set(shipped) and len(shipped) == 24
     for name, path in shipped.items():
         assert hashlib.sha256(path.read_bytes()).hexdigest() == recorded[name], name

@@ -1,0 +1,159 @@
+"""Synthetic videos driven by real motion capture (``posebeam synth --motion mocap``).
+
+Each person performs one captured motion (:data:`MOCAP_CLASSES`), re-timed by 0.7–1.4×, started
+at a random point, possibly mirrored, turned to a random heading and placed on the ground at a
+random spot and depth; cyclic clips (walking, running) loop with their root motion carried on, so
+walkers cross the frame. The scene is filmed by a virtual pinhole camera
+(:mod:`posebeam.synth.camera`: all round, eye level to surveillance height, perspective scale) with
+the procedural generator's hand-held shake, then goes through the same detector model as
+procedural people (jitter, outliers, dropped joints, occlusions, missed frames, track switches;
+:mod:`posebeam.synth.noise`). ``stand`` is a still standing pose (the mean of the walking cycles)
+with natural sway. Kind ``clips`` only, for now: one action per person per video.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import numpy as np
+
+from posebeam.schemas.layouts import COCO17
+from posebeam.schemas.records import keep_inside_frame
+from posebeam.synth.camera import random_camera as random_pinhole
+from posebeam.synth.mocap import MOCAP_CLASSES, MOTION_DATA, WALKS, Motion, read_deepmimic
+from posebeam.synth.noise import detect, drop_joints, missed_frames, random_camera, track_ids
+from posebeam.synth.scene import SceneConfig, SynthPerson, SynthVideo, synth_video_id
+from posebeam.synth.timeline import Performance
+
+MIRROR = np.array(COCO17.flip_index())
+SPEED_RANGE = (0.7, 1.4)
+
+
+@functools.cache
+def source_motion(name: str) -> Motion:
+    return read_deepmimic(MOTION_DATA / f"{name}.txt.gz")
+
+
+def _yaw(angle: float) -> np.ndarray:
+    c, s = np.cos(angle), np.sin(angle)
+    return np.array([[c, 0.0, s], [0.0, 1.0, 0.0], [-s, 0.0, c]])
+
+
+def _heading(joints: np.ndarray) -> float:
+    """The yaw of the facing direction ((left hip − right hip) × up) of one frame ``(17, 3)``."""
+    facing = np.cross(joints[11] - joints[12], [0.0, 1.0, 0.0])
+    return float(np.arctan2(-facing[2], facing[0]))
+
+
+def _cycle(motion: Motion, index: int) -> np.ndarray:
+    """Cycle ``index`` of a looping motion: the clip moved by ``index`` times the rigid step (turn
+    about y and ground translation) from its first frame to its last, so root motion carries on."""
+    joints = motion.joints
+    turn = _heading(joints[-1]) - _heading(joints[0])
+    rotation = _yaw(turn)
+    start, end = joints[0, 11:13].mean(axis=0), joints[-1, 11:13].mean(axis=0)
+    out = joints.copy()
+    for _ in range(index):
+        out = (out - start) @ rotation.T + end
+        out[..., 1] = joints[..., 1]  # heights stay those of the capture
+    return out
+
+
+def retimed(motion: Motion, num_frames: int, fps: float, speed: float, start: float) -> np.ndarray:
+    """``(num_frames, 17, 3)``: ``motion`` played ``speed`` times as fast from ``start`` (a fraction
+    of its length), looped with its root motion when cyclic, else holding its last pose."""
+    period = motion.num_frames - 1 if motion.loop else motion.num_frames
+    position = start * period + np.arange(num_frames) * speed * motion.fps / fps
+    if motion.loop:
+        cycles = int(position.max() // period) + 1
+        frames = np.concatenate(
+            [_cycle(motion, k)[:-1] for k in range(cycles)] + [_cycle(motion, cycles)[:1]]
+        )
+    else:
+        frames = motion.joints
+        position = np.clip(position, 0, len(frames) - 1)
+    low = np.floor(position).astype(int)
+    high = np.minimum(low + 1, len(frames) - 1)
+    weight = (position - low)[:, None, None]
+    return (1 - weight) * frames[low] + weight * frames[high]
+
+
+def standing(num_frames: int, fps: float, rng: np.random.Generator) -> np.ndarray:
+    """A still standing person: the mean pose of the walking cycles, centred, with sway."""
+    poses = []
+    for name in WALKS:
+        joints = source_motion(name).joints
+        hips = joints[:, 11:13].mean(axis=1, keepdims=True)
+        facing = np.array([_yaw(-_heading(frame)) for frame in joints])
+        poses.append(np.einsum("tij,tkj->tki", facing, joints - hips * [1, 0, 1]).mean(axis=0))
+    pose = np.mean(poses, axis=0)
+    t = np.arange(num_frames) / fps
+    sway = 0.015 * np.sin(2 * np.pi * rng.uniform(0.15, 0.35) * t + rng.uniform(0, 2 * np.pi))
+    out = np.repeat(pose[None], num_frames, axis=0)
+    out[..., 0] += sway[:, None] * (out[..., 1] / out[..., 1].max())  # sway grows with height
+    return out
+
+
+def perform_class(label: str, num_frames: int, fps: float, rng: np.random.Generator) -> np.ndarray:
+    """``(T, 17, 3)`` one person doing ``label``, centred at the origin, facing +x, in metres."""
+    if label == "stand":
+        return standing(num_frames, fps, rng)
+    motion = source_motion(MOCAP_CLASSES[label][int(rng.integers(len(MOCAP_CLASSES[label])))])
+    joints = retimed(motion, num_frames, fps, float(rng.uniform(*SPEED_RANGE)), float(rng.uniform()))
+    first = joints[0, 11:13].mean(axis=0) * [1, 0, 1]
+    return (joints - first) @ _yaw(-_heading(joints[0])).T
+
+
+def synthesise_mocap(seed: int, index: int, config: SceneConfig) -> SynthVideo:
+    """Video ``index`` of ``seed`` with motion-captured people (kind ``clips``)."""
+    if config.kind != "clips":
+        raise ValueError(f"--motion mocap makes --kind clips only for now, not {config.kind}")
+    rng = np.random.default_rng([seed, index, 1])
+    cfg, noise = config, config.noise
+    num_frames = cfg.num_frames
+    num_persons = int(rng.integers(1, cfg.max_persons + 1))
+    pinhole = random_pinhole(rng, cfg.width, cfg.height)
+    shake = random_camera(num_frames, cfg.fps, cfg.width, cfg.height, rng, noise)
+    people, labels = [], []
+    for _ in range(num_persons):
+        label = cfg.actions[int(rng.integers(len(cfg.actions)))]
+        joints = perform_class(label, num_frames, cfg.fps, rng) * np.exp(rng.normal(0, 0.05 * cfg.variation))
+        if rng.random() < 0.5:  # a mirrored performer: the other hand kicks, the other way round
+            joints = joints[:, MIRROR] * [1, 1, -1]
+        spot = np.array([rng.uniform(-2.5, 2.5), 0.0, rng.uniform(-2.5, 2.5)])
+        world = joints @ _yaw(rng.uniform(0, 2 * np.pi)).T + spot
+        pixels, depth = pinhole.project(world)
+        truth = shake.apply(pixels)
+        height_px = pinhole.focal_px * 1.7 / np.maximum(depth.mean(axis=1), 0.5)
+        xy, conf = detect(truth, height_px, rng, noise)
+        conf = np.where(depth > 0.3, drop_joints(conf, cfg.fps, rng, noise), 0.0)
+        inside = keep_inside_frame(np.concatenate([xy, conf[..., None]], -1), cfg.width, cfg.height)
+        xy, conf = inside[..., :2], inside[..., 2]
+        xy = np.where(conf[..., None] > 0, xy, 0.0)
+        detected = ~missed_frames(num_frames, rng, noise) & ((conf > 0).sum(axis=1) >= 5)
+        keypoints = np.concatenate([xy, conf[..., None]], -1)
+        people.append(dict(truth=truth, height_px=height_px, keypoints=keypoints, detected=detected))
+        labels.append(label)
+    ids = track_ids(np.array([~p["detected"] for p in people]).reshape(-1, num_frames), rng, noise)
+    persons = [
+        SynthPerson(**p, track_id=ids[m], performance=_performance(labels[m], num_frames))
+        for m, p in enumerate(people)
+    ]
+    return SynthVideo(synth_video_id(seed, index), seed, index, config, persons)
+
+
+def _performance(label: str, num_frames: int) -> Performance:
+    """Labels of one whole-video action (no pose parameters: the motion is captured)."""
+    return Performance(
+        params=np.zeros((num_frames, 0)),
+        label=np.full(num_frames, label),
+        phase=np.full(num_frames, ""),
+        progress=np.full(num_frames, np.nan),
+        segment=np.zeros(num_frames, dtype=np.int64),
+    )
+
+
+def motion_files() -> list[Path]:
+    """Every source file a class names (for provenance checks)."""
+    return [MOTION_DATA / f"{name}.txt.gz" for names in MOCAP_CLASSES.values() for name in names]
