@@ -10,8 +10,10 @@ from __future__ import annotations
 import argparse
 import math
 import os
+from typing import TypeVar
 
 MIN_FRAME_SIDE = 128
+T = TypeVar("T", int, float)
 
 
 class UsageError(ValueError):
@@ -47,48 +49,40 @@ def _integer(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
 
 
+def _require(value: T, holds: bool, text: str, requirement: str) -> T:
+    if not holds:
+        raise argparse.ArgumentTypeError(f"must be {requirement}, got {text}")
+    return value
+
+
 def positive_float(text: str) -> float:
     value = _finite(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
-    return value
+    return _require(value, value > 0, text, "positive")
 
 
 def non_negative_float(text: str) -> float:
     value = _finite(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
-    return value
+    return _require(value, value >= 0, text, "0 or more")
 
 
 def fraction(text: str) -> float:
     """A number strictly between 0 and 1."""
     value = _finite(text)
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
-    return value
+    return _require(value, 0 < value < 1, text, "between 0 and 1")
 
 
 def positive_int(text: str) -> int:
     value = _integer(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
-    return value
+    return _require(value, value > 0, text, "positive")
+
+
+def non_negative_int(text: str) -> int:
+    value = _integer(text)
+    return _require(value, value >= 0, text, "0 or more")
 
 
 def frame_side(text: str) -> int:
     """A frame side for ``--max-side``: at least :data:`MIN_FRAME_SIDE` pixels."""
     value = _integer(text)
-    if value < MIN_FRAME_SIDE:
-        raise argparse.ArgumentTypeError(
-            f"must be at least {MIN_FRAME_SIDE} pixels (people in smaller frames are too small to detect), "
-            f"got {text}"
-        )
-    return value
-
-
-def non_negative_int(text: str) -> int:
-    value = _integer(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
-    return value
+    requirement = f"at least {MIN_FRAME_SIDE} pixels (people in smaller frames are too small to detect)"
+    return _require(value, value >= MIN_FRAME_SIDE, text, requirement)
