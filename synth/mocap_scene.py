@@ -14,7 +14,6 @@ with natural sway. Kind ``clips`` only, for now: one action per person per video
 from __future__ import annotations
 
 import functools
-from pathlib import Path
 
 import numpy as np
 
@@ -46,18 +45,19 @@ def _heading(joints: np.ndarray) -> float:
     return float(np.arctan2(-facing[2], facing[0]))
 
 
-def _cycle(motion: Motion, index: int) -> np.ndarray:
-    """Cycle ``index`` of a looping motion: the clip moved by ``index`` times the rigid step (turn
-    about y and ground translation) from its first frame to its last, so root motion carries on."""
+def _cycles(motion: Motion, count: int) -> list[np.ndarray]:
+    """Cycles 0 … ``count`` of a looping motion: each is the previous one moved by the rigid step
+    (turn about y and ground translation) from the clip's first frame to its last, so root motion
+    carries on."""
     joints = motion.joints
-    turn = _heading(joints[-1]) - _heading(joints[0])
-    rotation = _yaw(turn)
+    rotation = _yaw(_heading(joints[-1]) - _heading(joints[0]))
     start, end = joints[0, 11:13].mean(axis=0), joints[-1, 11:13].mean(axis=0)
-    out = joints.copy()
-    for _ in range(index):
-        out = (out - start) @ rotation.T + end
-        out[..., 1] = joints[..., 1]  # heights stay those of the capture
-    return out
+    cycles = [joints.copy()]
+    for _ in range(count):
+        moved = (cycles[-1] - start) @ rotation.T + end
+        moved[..., 1] = joints[..., 1]  # heights stay those of the capture
+        cycles.append(moved)
+    return cycles
 
 
 def retimed(motion: Motion, num_frames: int, fps: float, speed: float, start: float) -> np.ndarray:
@@ -66,10 +66,8 @@ def retimed(motion: Motion, num_frames: int, fps: float, speed: float, start: fl
     period = motion.num_frames - 1 if motion.loop else motion.num_frames
     position = start * period + np.arange(num_frames) * speed * motion.fps / fps
     if motion.loop:
-        cycles = int(position.max() // period) + 1
-        frames = np.concatenate(
-            [_cycle(motion, k)[:-1] for k in range(cycles)] + [_cycle(motion, cycles)[:1]]
-        )
+        cycles = _cycles(motion, int(position.max() // period) + 1)
+        frames = np.concatenate([cycle[:-1] for cycle in cycles[:-1]] + [cycles[-1][:1]])
     else:
         frames = motion.joints
         position = np.clip(position, 0, len(frames) - 1)
@@ -79,15 +77,23 @@ def retimed(motion: Motion, num_frames: int, fps: float, speed: float, start: fl
     return (1 - weight) * frames[low] + weight * frames[high]
 
 
-def standing(num_frames: int, fps: float, rng: np.random.Generator) -> np.ndarray:
-    """A still standing person: the mean pose of the walking cycles, centred, with sway."""
+@functools.cache
+def _neutral_pose() -> np.ndarray:
+    """``(17, 3)``: the mean pose of the walking cycles, each frame centred and turned to +x."""
     poses = []
     for name in WALKS:
         joints = source_motion(name).joints
         hips = joints[:, 11:13].mean(axis=1, keepdims=True)
         facing = np.array([_yaw(-_heading(frame)) for frame in joints])
         poses.append(np.einsum("tij,tkj->tki", facing, joints - hips * [1, 0, 1]).mean(axis=0))
-    pose = np.mean(poses, axis=0)
+    pose: np.ndarray = np.mean(poses, axis=0)
+    pose.flags.writeable = False  # shared by every standing person
+    return pose
+
+
+def standing(num_frames: int, fps: float, rng: np.random.Generator) -> np.ndarray:
+    """A still standing person: the mean pose of the walking cycles, centred, with sway."""
+    pose = _neutral_pose()
     t = np.arange(num_frames) / fps
     sway = 0.015 * np.sin(2 * np.pi * rng.uniform(0.15, 0.35) * t + rng.uniform(0, 2 * np.pi))
     out = np.repeat(pose[None], num_frames, axis=0)
@@ -152,8 +158,3 @@ def _performance(label: str, num_frames: int) -> Performance:
         progress=np.full(num_frames, np.nan),
         segment=np.zeros(num_frames, dtype=np.int64),
     )
-
-
-def motion_files() -> list[Path]:
-    """Every source file a class names (for provenance checks)."""
-    return [MOTION_DATA / f"{name}.txt.gz" for names in MOCAP_CLASSES.values() for name in names]
