@@ -13,13 +13,14 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import posixpath
 import shutil
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from posebeam.schemas.tables import check_schema_version
-from posebeam.storage.uris import filesystem, is_local, join, list_files, open_input
+from posebeam.storage.uris import files_in, filesystem, is_local, join, list_files, open_input
 
 log = logging.getLogger(__name__)
 
@@ -42,15 +43,16 @@ def publish_tables(output: str, run_id: str, tables: list[str]) -> None:
         shutil.rmtree(staged, ignore_errors=True)
         with contextlib.suppress(OSError):  # other runs may still be staging
             os.rmdir(os.path.dirname(staged))
-    else:
-        fs, _ = filesystem(output)
+    else:  # one filesystem client, paths inside it
+        fs, root = filesystem(output)
+        staged_path = posixpath.join(root, STAGING_FOLDER, run_id)
         for table in tables:
-            final = join(output, table)
-            for old in list_files(final):
-                fs.delete_file(filesystem(old)[1])
-            for new in list_files(join(staged, table)):
-                fs.move(filesystem(new)[1], filesystem(join(final, new.rsplit("/", 1)[-1]))[1])
-        fs.delete_dir(filesystem(staged)[1])
+            final = posixpath.join(root, table)
+            for old in files_in(fs, final):
+                fs.delete_file(old.path)
+            for new in files_in(fs, posixpath.join(staged_path, table)):
+                fs.move(new.path, posixpath.join(final, new.base_name))
+        fs.delete_dir(staged_path)
     log.info("published %s under %s", ", ".join(tables), output)
 
 

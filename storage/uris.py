@@ -44,13 +44,17 @@ def open_input(uri: str) -> IO[bytes]:
     return fs.open_input_file(path)
 
 
+def files_in(fs: pafs.FileSystem, path: str, suffix: str = "") -> list[pafs.FileInfo]:
+    """The files directly inside the folder ``path`` of ``fs`` whose names end with ``suffix``,
+    sorted by name (none when the folder does not exist)."""
+    selector = pafs.FileSelector(path, allow_not_found=True)
+    found = [
+        i for i in fs.get_file_info(selector) if i.type == pafs.FileType.File and i.base_name.endswith(suffix)
+    ]
+    return sorted(found, key=lambda info: info.base_name)
+
+
 def list_files(folder: str, suffix: str = "") -> list[str]:
     """The files directly inside ``folder`` whose names end with ``suffix``, sorted, as URIs."""
     fs, path = filesystem(folder)
-    selector = pafs.FileSelector(path, allow_not_found=True)
-    names = sorted(
-        info.base_name
-        for info in fs.get_file_info(selector)
-        if info.type == pafs.FileType.File and info.base_name.endswith(suffix)
-    )
-    return [join(folder, name) for name in names]
+    return [join(folder, info.base_name) for info in files_in(fs, path, suffix)]

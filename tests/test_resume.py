@@ -135,3 +135,23 @@ def test_readers_refuse_tables_of_another_schema_version(archive: Path, tmp_path
     with pytest.raises(SchemaVersionError, match=r"schema version 9\.0; this posebeam reads 1\.0"):
         read_table(str(out), "videos")
     assert isinstance(read_table(str(out), "keypoints"), pa.Table)
+
+
+def test_publishing_to_an_object_store_replaces_tables_file_by_file(tmp_path: Path) -> None:
+    """A ``file://`` URI takes the object-store branch (gs:// goes the same way, through pyarrow)."""
+    from posebeam.storage.parquet_tables import STAGING_FOLDER, publish_tables, staging_dir
+
+    output = tmp_path / "out"
+    (output / "videos").mkdir(parents=True)
+    (output / "videos" / "part-old.parquet").write_bytes(b"stale")
+    for run_id, parts in (("r1", ["part-0.parquet", "part-1.parquet"]), ("r2", ["part-0.parquet"])):
+        staged = Path(staging_dir(str(output), run_id)) / "videos"
+        staged.mkdir(parents=True)
+        for part in parts:
+            (staged / part).write_bytes(run_id.encode())
+        publish_tables(f"file://{output}", run_id, ["videos"])
+        published = sorted(p.name for p in (output / "videos").iterdir())
+        assert published == parts, "the previous run's parts are gone"
+        assert {p.read_bytes() for p in (output / "videos").iterdir()} == {run_id.encode()}
+        assert not Path(staging_dir(str(output), run_id)).exists()
+    assert not any((output / STAGING_FOLDER).iterdir())
