@@ -16,7 +16,7 @@ sha256sum --check --quiet <<'SUMS'
 SUMS
 python3 -m zipfile -e pybullet-3.2.7-*.whl wheel >/dev/null
 dpkg -x assimp-testmodels_5.2.5~ds0-1_all.deb deb
-mkdir -p "$out/deepmimic" "$out/deepmimic_walker" "$out/cmu"
+mkdir -p "$out/deepmimic" "$out/deepmimic_walker" "$out/cmu" "$out/csm"
 for f in wheel/pybullet_data/data/motions/humanoid3d_*.txt; do
   gzip -n -9 -c "$f" > "$out/deepmimic/$(basename "$f").gz"
 done
@@ -27,4 +27,5 @@ tr -d '\000' < wheel/pybullet_data/humanoid/humanoid.urdf | gzip -n -9 > "$out/d
 for f in 01_01.bvh 01_03.bvh Boxing_Toes.bvh; do
   gzip -n -9 -c "deb/usr/share/assimp/models/BVH/$f" > "$out/cmu/$f.gz"
 done
-(cd "$out" && sha256sum deepmimic/* deepmimic_walker/* cmu/*)
+gzip -n -9 -c deb/usr/share/assimp/models/CSM/ThomasFechten.csm > "$out/csm/ThomasFechten.csm.gz"
+(cd "$out" && sha256sum deepmimic/* deepmimic_walker/* cmu/* csm/*)

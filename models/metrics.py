@@ -1,7 +1,10 @@
 """Scores of model outputs against labels, as fractions in [0, 1].
 
 Classification: top-1, top-5 and mean class accuracy with the confusion matrix
-(:func:`classification_scores`), as PYSKL reports them.
+(:func:`classification_scores`), as PYSKL reports them. Calibration: the expected calibration
+error (:func:`expected_calibration_error`, 15 equal-width confidence bins, Guo et al. 2017) and
+temperature scaling of clip-averaged probabilities (:func:`fit_temperature`,
+:func:`with_temperature`), docs/method.md §5.
 """
 
 from __future__ import annotations
@@ -41,3 +44,41 @@ def classification_scores(
         float(top1.mean()), float(top5.mean()), float(per_class[present].mean()), len(labels),
         confusion.tolist(),
     )  # fmt: skip
+
+
+def expected_calibration_error(probabilities: np.ndarray, labels: np.ndarray, bins: int = 15) -> float:
+    """How far top-1 confidence is from top-1 accuracy: the clip-weighted mean over ``bins``
+    equal-width confidence bins of |accuracy − mean confidence|."""
+    confidence = probabilities.max(axis=1)
+    correct = probabilities.argmax(axis=1) == labels
+    which = np.minimum((confidence * bins).astype(int), bins - 1)
+    gap = 0.0
+    for b in np.unique(which):
+        inside = which == b
+        gap += inside.sum() * abs(correct[inside].mean() - confidence[inside].mean())
+    return float(gap / max(len(labels), 1))
+
+
+def with_temperature(probabilities: np.ndarray, temperature: float) -> np.ndarray:
+    """``(..., classes)`` probabilities sharpened (T < 1) or softened (T > 1):
+    softmax(log p / T). T = 1 returns them unchanged."""
+    if temperature == 1.0:
+        return probabilities
+    logits = np.log(np.clip(probabilities, 1e-12, None)) / temperature
+    logits -= logits.max(axis=-1, keepdims=True)
+    scaled: np.ndarray = np.exp(logits)
+    return scaled / scaled.sum(axis=-1, keepdims=True)
+
+
+def fit_temperature(probabilities: np.ndarray, labels: np.ndarray) -> float:
+    """The temperature in [0.05, 20] that minimises the negative log-likelihood of ``labels``
+    (a log-spaced grid, then a finer one around its best point)."""
+
+    def nll(temperature: float) -> float:
+        scaled = with_temperature(probabilities, temperature)
+        return float(-np.log(np.clip(scaled[np.arange(len(labels)), labels], 1e-12, None)).mean())
+
+    grid = np.exp(np.linspace(np.log(0.05), np.log(20.0), 61))
+    best = grid[int(np.argmin([nll(t) for t in grid]))]
+    fine = best * np.exp(np.linspace(-0.1, 0.1, 41))
+    return float(fine[int(np.argmin([nll(t) for t in fine]))])

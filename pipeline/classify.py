@@ -37,6 +37,7 @@ from torch import nn
 from posebeam.models.allocator import keep_freed_memory
 from posebeam.models.checkpoints import verify_checkpoint
 from posebeam.models.classifier import load_classifier
+from posebeam.models.metrics import with_temperature
 from posebeam.models.registry import architecture, load_object
 from posebeam.models.rgbpose import fuse_test_scores
 from posebeam.pipeline.clips import ClassifyConfig, ClipKey, PersonClip, person_clips
@@ -94,12 +95,14 @@ class ClassifierHandler(ModelHandler[ClipInput, PredictionResult, nn.Module], Ge
         super().__init__()
         self._config = config
         self._spec: SpecT | None = None
+        self._temperature = 1.0  # the card's calibration, read by load_model()
         self._device = "cuda" if torch.cuda.is_available() else "cpu"
 
     def load_model(self) -> nn.Module:
         keep_freed_memory()  # once per worker process: see models/allocator.py
         model, card = load_classifier(self._config.weights, device=self._device)
         self._spec = self.spec_type.from_card(card["clip"])
+        self._temperature = float(card.get("calibration", {}).get("temperature", 1.0))
         return model
 
     @property
@@ -130,7 +133,8 @@ class PoseClassifierHandler(ClassifierHandler[ClipSpec]):
         probabilities = torch.softmax(logits, dim=1).cpu().numpy()
         bounds = np.cumsum([0] + [len(v) for v in views])
         for example, lo, hi in zip(batch, bounds[:-1], bounds[1:], strict=True):
-            yield PredictionResult(example, probabilities[lo:hi].mean(axis=0), self._config.weights)
+            averaged = with_temperature(probabilities[lo:hi].mean(axis=0), self._temperature)
+            yield PredictionResult(example, averaged, self._config.weights)
 
     def get_num_bytes(self, batch: Sequence[ClipInput]) -> int:
         return sum(clip.keypoints.nbytes + clip.scores.nbytes for clip, _ in batch)
@@ -166,7 +170,7 @@ class RGBPoseClassifierHandler(ClassifierHandler[RGBPoseSpec]):
             )
             rgb_logits, pose_logits = model(rgb, pose)
             fused = fuse_test_scores(rgb_logits, pose_logits, views=self._config.num_clips)
-            scores = dict(zip(inputs, fused.cpu().numpy(), strict=True))
+            scores = dict(zip(inputs, with_temperature(fused.cpu().numpy(), self._temperature), strict=True))
         for i, example in enumerate(batch):
             inference = scores[i] if i in scores else skipped[i]
             yield PredictionResult(example, inference, self._config.weights)

@@ -18,6 +18,7 @@ from posebeam.pipeline.usage import (
 )
 from posebeam.synth.actions import ACTIONS
 from posebeam.synth.generate import DEFAULT_DURATION_S, RGB_FOLDER, write_synth
+from posebeam.synth.mocap import SPLITS
 from posebeam.synth.noise import NoiseConfig
 from posebeam.synth.scene import MOTIONS, SceneConfig
 from posebeam.synth.timeline import KINDS
@@ -69,7 +70,8 @@ def add_synth_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--motion", choices=sorted(MOTIONS), default="procedural",
         help="procedural: the 2D kinematic action model; mocap: real motion capture filmed by virtual "
-        "cameras (--kind clips) (default: %(default)s)",
+        "cameras (every kind: sequences separate the captures by stand, repetitions label phases "
+        "from foot contacts and hip height) (default: %(default)s)",
     )  # fmt: skip
     parser.add_argument(
         "--actions", default=None,
@@ -91,6 +93,14 @@ def add_synth_arguments(parser: argparse.ArgumentParser) -> None:
         "and body size (default: %(default)s)",
     )
     parser.add_argument(
+        "--split",
+        choices=SPLITS,
+        default="all",
+        help="mocap: which captures people perform; train leaves out one capture of every class that "
+        "has several, test uses only those (the other classes replay their single capture), "
+        "so a model trained on train and scored on test meets unseen captures (default: %(default)s)",
+    )
+    parser.add_argument(
         "--render", action="store_true", help=f"also write OUTPUT/{RGB_FOLDER}/<video_id>.mp4"
     )
 
@@ -102,8 +112,8 @@ def scene_config(args: argparse.Namespace) -> SceneConfig:
     unknown = sorted(set(actions) - set(known))
     if unknown or not actions:
         raise UsageError(f"unknown actions {', '.join(unknown) or '(none)'}; known: {', '.join(known)}")
-    if args.motion == "mocap" and args.kind != "clips":
-        raise UsageError(f"--motion mocap makes --kind clips only for now, not {args.kind}")
+    if args.split != "all" and args.motion != "mocap":
+        raise UsageError(f"--split {args.split} needs --motion mocap")
     width, height = args.size
     return SceneConfig(
         kind=args.kind,
@@ -116,6 +126,7 @@ def scene_config(args: argparse.Namespace) -> SceneConfig:
         noise=NoiseConfig().scaled(args.noise),
         variation=args.variation,
         motion=args.motion,
+        split=args.split,
     )
 
 

@@ -41,7 +41,16 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", dest="batch_size", type=positive_int, default=8)
     parser.add_argument("--seed", type=non_negative_int, default=0)
     parser.add_argument("--eval-clips", dest="eval_clips", type=positive_int, default=10)
+    parser.add_argument(
+        "--test-data", dest="test_data", metavar="TABLES", default=None,
+        help="score on these tables' clips instead of holding out --test-fraction of the videos "
+        "(e.g. posebeam synth --motion mocap --split test: unseen captures)",
+    )  # fmt: skip
     parser.add_argument("--test-fraction", dest="test_fraction", type=fraction, default=0.3)
+    parser.add_argument(
+        "--validation-fraction", dest="validation_fraction", type=fraction, default=0.15,
+        help="training videos kept apart to fit the temperature that calibrates scores (default: 0.15)",
+    )  # fmt: skip
     parser.add_argument(
         "--lr", type=positive_float, default=None,
         help="learning rate (default: the architecture's rate per clip × batch size; pose models "
@@ -73,7 +82,8 @@ def run_train(args: argparse.Namespace) -> str:
 
     config = TrainConfig(
         architecture=args.architecture, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-        weight_decay=args.weight_decay, test_fraction=args.test_fraction, seed=args.seed,
+        weight_decay=args.weight_decay, test_fraction=args.test_fraction,
+        validation_fraction=args.validation_fraction, seed=args.seed,
         eval_clips=args.eval_clips,
     )  # fmt: skip
     spec_type = architecture(args.architecture).spec
@@ -86,7 +96,7 @@ def run_train(args: argparse.Namespace) -> str:
         spec = spec_type(**given)
     except ValueError as err:  # e.g. RGBPose's pose frames = 4 × RGB frames
         raise UsageError(str(err)) from None
-    card = train(args.data, args.output, config, spec)
+    card = train(args.data, args.output, config, spec, args.test_data)
     return f"held-out {json.dumps(card['metrics'])}; weights in {args.output}"
 
 

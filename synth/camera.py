@@ -62,9 +62,10 @@ def random_camera(
     rng: np.random.Generator, width: int, height: int, target: tuple[float, float, float] = (0.0, 0.9, 0.0)
 ) -> PinholeCamera:
     """A camera all round the target, from eye level to a high surveillance view, 4–15 m away,
-    zoomed so a 1.7 m person there is 25–75 % of the frame's height, rolled a little."""
+    zoomed so a 1.7 m person there is 10–60 % of the frame's height (log-uniform: surveillance
+    footage shows small people), rolled a little."""
     distance = float(rng.uniform(4.0, 15.0))
-    person_share = float(rng.uniform(0.25, 0.75))
+    person_share = float(np.exp(rng.uniform(np.log(0.1), np.log(0.6))))
     return PinholeCamera(
         width=width,
         height=height,

@@ -20,6 +20,7 @@ rate.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import json
 import re
@@ -46,20 +47,73 @@ WALKS = (
 )
 MOCAP_CLASSES: dict[str, tuple[str, ...]] = {
     "stand": (),
-    "walk": WALKS,
+    "walk": (*WALKS, "cmu/01_03@0.2-2.6", "cmu/01_03@12.3-14.6"),
     "run": ("deepmimic/humanoid3d_run",),
-    "jump": ("deepmimic/humanoid3d_jump",),
+    "jump": (
+        "deepmimic/humanoid3d_jump",
+        "cmu/01_01@1.4-4.4",
+        "cmu/01_01@4.4-7.4",
+        "cmu/01_01@10.2-13.7",
+        "cmu/01_01@14.3-15.8",
+        "cmu/01_01@17.9-22.7",
+    ),
     "kick": ("deepmimic/humanoid3d_kick", "deepmimic/humanoid3d_spinkick"),
-    "punch": ("deepmimic/humanoid3d_punch",),
+    "punch": (
+        "deepmimic/humanoid3d_punch",
+        "cmu/Boxing_Toes@0.5-4.7",
+        "cmu/Boxing_Toes@4.7-8.9",
+        "cmu/Boxing_Toes@8.9-13.1",
+    ),
     "dance": ("deepmimic/humanoid3d_dance_a", "deepmimic/humanoid3d_dance_b"),
     "spin": ("deepmimic/humanoid3d_spin",),
     "cartwheel": ("deepmimic/humanoid3d_cartwheel",),
     "backflip": ("deepmimic/humanoid3d_backflip",),
     "crawl": ("deepmimic/humanoid3d_crawl",),
     "roll": ("deepmimic/humanoid3d_roll",),
-    "get_up": ("deepmimic/humanoid3d_getup_faceup", "deepmimic/humanoid3d_getup_facedown"),
+    "get_up": (
+        "deepmimic/humanoid3d_getup_faceup",
+        "deepmimic/humanoid3d_getup_facedown",
+        "cmu/Boxing_Toes@26.8-30.6",
+    ),
 }
-"""Class → source motions (files under ``synth/motion_data`` without ``.txt.gz``)."""
+"""Class → source motions: DeepMimic clips (files under ``synth/motion_data`` without
+``.txt.gz``) and segments ``<capture>@<start>-<end>`` (seconds) of long CMU captures, cut where
+the subject does the one thing: 01_01's hops (a flight of both feet in each segment; the turns
+between them left out), 01_03's walks to and from the ladder, Boxing_Toes' punching (its footwork
+and falling left out) and its getting up from the floor."""
+
+HELD_OUT_SOURCES = frozenset(
+    {
+        "deepmimic/humanoid3d_walk",
+        "deepmimic_walker/turn_left1",
+        "deepmimic/humanoid3d_spinkick",
+        "deepmimic/humanoid3d_dance_b",
+        "deepmimic/humanoid3d_getup_facedown",
+        "cmu/01_01@10.2-13.7",
+        "cmu/Boxing_Toes@4.7-8.9",
+    }
+)
+"""One capture (or capture segment) of every class that has several, kept for held-out evaluation
+(``--split test``): no time range of a source is on both sides. The other classes have a single
+capture: their test people replay it under new cameras, bodies, speeds and noise."""
+
+SEGMENT_FPS = 30.0
+"""Segments of long captures are resampled to this rate."""
+
+SPLITS = ("all", "train", "test")
+
+
+def class_sources(label: str, split: str) -> tuple[str, ...]:
+    """The captures people of class ``label`` perform in ``split``: ``train`` leaves out
+    :data:`HELD_OUT_SOURCES`, ``test`` keeps only them where the class has one, ``all`` uses all."""
+    sources = MOCAP_CLASSES[label]
+    held_out = tuple(s for s in sources if s in HELD_OUT_SOURCES)
+    if split == "train":
+        return tuple(s for s in sources if s not in HELD_OUT_SOURCES)
+    if split == "test" and held_out:
+        return held_out
+    return sources
+
 
 # Face points in a head frame with axes (forward, up, left), in head radii from the head's centre.
 FACE = np.array(
@@ -88,7 +142,7 @@ class Motion:
         return len(self.joints)
 
 
-def _open_text(path: Path) -> str:
+def open_text(path: Path) -> str:
     data = path.read_bytes()
     return (gzip.decompress(data) if path.suffix == ".gz" else data).decode("utf-8").replace("\x00", "")
 
@@ -127,7 +181,7 @@ def face_points(centre: np.ndarray, rotation: np.ndarray, radius: float, axes: n
     return centre[:, None, :] + np.einsum("tij,kj->tki", rotation, local)
 
 
-def _coco(face: np.ndarray, named: dict[str, np.ndarray], side: dict[str, str]) -> np.ndarray:
+def coco(face: np.ndarray, named: dict[str, np.ndarray], side: dict[str, str]) -> np.ndarray:
     """COCO-17 ``(T, 17, 3)`` from the face points and ``side``'s joint names per COCO limb joint."""
     order = ["shoulder", "elbow", "wrist", "hip", "knee", "ankle"]
     body = [named[side[f"{lr}_{part}"]] for part in order for lr in ("left", "right")]
@@ -159,9 +213,9 @@ def urdf_joints(text: str) -> dict[str, tuple[str, np.ndarray]]:
 
 def read_deepmimic(path: Path, urdf: Path | None = None) -> Motion:
     """A DeepMimic humanoid clip as COCO-17 (``urdf``: the humanoid's bone offsets)."""
-    record = json.loads(_open_text(path))
+    record = json.loads(open_text(path))
     frames = np.asarray(record["Frames"], dtype=np.float64)
-    offsets = urdf_joints(_open_text(urdf or MOTION_DATA / "deepmimic" / "humanoid.urdf.gz"))
+    offsets = urdf_joints(open_text(urdf or MOTION_DATA / "deepmimic" / "humanoid.urdf.gz"))
     count = len(frames)
     position = {"root": frames[:, 1:4]}
     rotation = {"root": quaternion_matrices(frames[:, 4:8])}
@@ -182,7 +236,7 @@ def read_deepmimic(path: Path, urdf: Path | None = None) -> Motion:
     face = face_points(centre, rotation["neck"], 0.41 * DEEPMIMIC_SCALE, head_axes)
     side = {f"{lr}_{part}": f"{lr}_{part}" for lr in ("left", "right")
             for part in ("shoulder", "elbow", "wrist", "hip", "knee", "ankle")}  # fmt: skip
-    joints = _coco(face, position, side)
+    joints = coco(face, position, side)
     fps = 1.0 / float(np.median(frames[:, 0])) if count else 30.0
     name = path.name.split(".")[0].removeprefix("humanoid3d_")
     return Motion(name, fps, joints, record.get("Loop") == "wrap", f"deepmimic:{path.name}")
@@ -283,7 +337,7 @@ BVH_SIDES = (
 
 def read_bvh(path: Path) -> Motion:
     """A BVH capture as COCO-17; the head is the segment from ``Head`` to its End Site."""
-    positions, rotations, fps = bvh_positions(_open_text(path))
+    positions, rotations, fps = bvh_positions(open_text(path))
     sides = next((s for s in BVH_SIDES if set(s.values()) <= positions.keys()), None)
     if sides is None:
         raise ValueError(f"{path.name}: joint names of no known skeleton ({', '.join(sorted(positions))})")
@@ -295,5 +349,31 @@ def read_bvh(path: Path) -> Motion:
     radius = float(np.median(np.linalg.norm(top - head, axis=-1))) * 0.6
     head_axes = np.array([[0, 0, 1.0], [0, 1.0, 0], [1.0, 0, 0]])  # forward +z, up +y, left +x
     face = face_points(centre, rotations["Head"], radius, head_axes)
-    joints = _coco(face, positions, sides)
+    joints = coco(face, positions, sides)
     return Motion(path.name.split(".")[0], fps, joints, False, f"bvh:{path.name}")
+
+
+@functools.cache
+def _capture(path: str) -> Motion:
+    return read_bvh(MOTION_DATA / f"{path}.bvh.gz")
+
+
+def read_source(name: str) -> Motion:
+    """A source motion of :data:`MOCAP_CLASSES` by name: a DeepMimic clip, or a segment
+    ``<capture>@<start>-<end>`` of a long BVH capture, resampled to :data:`SEGMENT_FPS` and not
+    looped."""
+    path, _, span = name.partition("@")
+    if not span:
+        return read_deepmimic(MOTION_DATA / f"{path}.txt.gz")
+    whole = _capture(path)
+    start, end = (float(value) for value in span.split("-"))
+    if not 0 <= start < end <= whole.num_frames / whole.fps:
+        raise ValueError(
+            f"{name}: the segment is not inside the capture's {whole.num_frames / whole.fps:.1f} s"
+        )
+    position = np.arange(start, end, 1 / SEGMENT_FPS) * whole.fps
+    low = np.floor(position).astype(int)
+    high = np.minimum(low + 1, whole.num_frames - 1)
+    weight = (position - low)[:, None, None]
+    joints = (1 - weight) * whole.joints[low] + weight * whole.joints[high]
+    return Motion(name, SEGMENT_FPS, joints, False, f"{whole.source}@{span}s")

@@ -5,10 +5,14 @@ at a random point, possibly mirrored, turned to a random heading and placed on t
 random spot and depth; cyclic clips (walking, running) loop with their root motion carried on, so
 walkers cross the frame. The scene is filmed by a virtual pinhole camera
 (:mod:`posebeam.synth.camera`: all round, eye level to surveillance height, perspective scale) with
-the procedural generator's hand-held shake, then goes through the same detector model as
-procedural people (jitter, outliers, dropped joints, occlusions, missed frames, track switches;
-:mod:`posebeam.synth.noise`). ``stand`` is a still standing pose (the mean of the walking cycles)
-with natural sway. Kind ``clips`` only, for now: one action per person per video.
+the procedural generator's hand-held shake, then goes through a model of the default backend,
+MoveNet: its per-joint confidence levels, frame-to-frame correlated jitter that grows as
+confidence falls, outliers, and hidden joints reported as low-confidence guesses rather than
+missing; plus missed frames and track switches (:mod:`posebeam.synth.noise`). ``stand`` is a
+still standing pose (the mean of the walking cycles) with natural sway. ``--split`` chooses the
+captures (:func:`~posebeam.synth.mocap.class_sources`). Kind ``clips``: one action per person per
+video; kinds ``sequences`` and ``repetitions`` chain captures and ``stand`` with cross-faded
+boundaries and derive phases from the motion (:mod:`posebeam.synth.mocap_timeline`).
 """
 
 from __future__ import annotations
@@ -20,8 +24,15 @@ import numpy as np
 from posebeam.schemas.layouts import COCO17
 from posebeam.schemas.records import keep_inside_frame
 from posebeam.synth.camera import random_camera as random_pinhole
-from posebeam.synth.mocap import MOCAP_CLASSES, MOTION_DATA, WALKS, Motion, read_deepmimic
-from posebeam.synth.noise import detect, drop_joints, missed_frames, random_camera, track_ids
+from posebeam.synth.mocap import WALKS, Motion, class_sources, read_source
+from posebeam.synth.noise import (
+    detect_movenet,
+    drop_joints,
+    guess_hidden,
+    missed_frames,
+    random_camera,
+    track_ids,
+)
 from posebeam.synth.scene import SceneConfig, SynthPerson, SynthVideo, synth_video_id
 from posebeam.synth.timeline import Performance
 
@@ -31,7 +42,7 @@ SPEED_RANGE = (0.7, 1.4)
 
 @functools.cache
 def source_motion(name: str) -> Motion:
-    return read_deepmimic(MOTION_DATA / f"{name}.txt.gz")
+    return read_source(name)
 
 
 def _yaw(angle: float) -> np.ndarray:
@@ -61,16 +72,20 @@ def _cycles(motion: Motion, count: int) -> list[np.ndarray]:
 
 
 def retimed(motion: Motion, num_frames: int, fps: float, speed: float, start: float) -> np.ndarray:
-    """``(num_frames, 17, 3)``: ``motion`` played ``speed`` times as fast from ``start`` (a fraction
-    of its length), looped with its root motion when cyclic, else holding its last pose."""
-    period = motion.num_frames - 1 if motion.loop else motion.num_frames
-    position = start * period + np.arange(num_frames) * speed * motion.fps / fps
+    """``(num_frames, 17, 3)``: ``motion`` played ``speed`` times as fast from ``start`` (in [0, 1]).
+    A cyclic motion starts at that fraction of its cycle and loops with its root motion. A one-off
+    motion is placed so that all of it is in the clip when it is shorter (``start`` sets where;
+    its first and last poses are held around it) and the clip is all motion when it is longer."""
+    step = speed * motion.fps / fps
+    period = motion.num_frames - 1
     if motion.loop:
+        position = start * period + np.arange(num_frames) * step
         cycles = _cycles(motion, int(position.max() // period) + 1)
         frames = np.concatenate([cycle[:-1] for cycle in cycles[:-1]] + [cycles[-1][:1]])
     else:
+        slack = period - (num_frames - 1) * step
+        position = np.clip(start * slack + np.arange(num_frames) * step, 0, period)
         frames = motion.joints
-        position = np.clip(position, 0, len(frames) - 1)
     low = np.floor(position).astype(int)
     high = np.minimum(low + 1, len(frames) - 1)
     weight = (position - low)[:, None, None]
@@ -101,51 +116,60 @@ def standing(num_frames: int, fps: float, rng: np.random.Generator) -> np.ndarra
     return out
 
 
-def perform_class(label: str, num_frames: int, fps: float, rng: np.random.Generator) -> np.ndarray:
-    """``(T, 17, 3)`` one person doing ``label``, centred at the origin, facing +x, in metres."""
+def perform_class(
+    label: str, num_frames: int, fps: float, rng: np.random.Generator, split: str = "all"
+) -> np.ndarray:
+    """``(T, 17, 3)`` one person doing ``label`` (a capture of ``split``), centred at the origin,
+    facing +x, in metres."""
     if label == "stand":
         return standing(num_frames, fps, rng)
-    motion = source_motion(MOCAP_CLASSES[label][int(rng.integers(len(MOCAP_CLASSES[label])))])
+    sources = class_sources(label, split)
+    motion = source_motion(sources[int(rng.integers(len(sources)))])
     joints = retimed(motion, num_frames, fps, float(rng.uniform(*SPEED_RANGE)), float(rng.uniform()))
     first = joints[0, 11:13].mean(axis=0) * [1, 0, 1]
     return (joints - first) @ _yaw(-_heading(joints[0])).T
 
 
 def synthesise_mocap(seed: int, index: int, config: SceneConfig) -> SynthVideo:
-    """Video ``index`` of ``seed`` with motion-captured people (kind ``clips``)."""
-    if config.kind != "clips":
-        raise ValueError(f"--motion mocap makes --kind clips only for now, not {config.kind}")
+    """Video ``index`` of ``seed`` with motion-captured people."""
+    from posebeam.synth.mocap_timeline import mirror_phases, perform_mocap  # it builds on this module
+
     rng = np.random.default_rng([seed, index, 1])
     cfg, noise = config, config.noise
     num_frames = cfg.num_frames
     num_persons = int(rng.integers(1, cfg.max_persons + 1))
     pinhole = random_pinhole(rng, cfg.width, cfg.height)
     shake = random_camera(num_frames, cfg.fps, cfg.width, cfg.height, rng, noise)
-    people, labels = [], []
+    people, performances = [], []
     for _ in range(num_persons):
-        label = cfg.actions[int(rng.integers(len(cfg.actions)))]
-        joints = perform_class(label, num_frames, cfg.fps, rng) * np.exp(rng.normal(0, 0.05 * cfg.variation))
+        if cfg.kind == "clips":
+            label = cfg.actions[int(rng.integers(len(cfg.actions)))]
+            joints = perform_class(label, num_frames, cfg.fps, rng, cfg.split)
+            performance = _performance(label, num_frames)
+        else:
+            joints, performance = perform_mocap(cfg, rng)
+        joints = joints * np.exp(rng.normal(0, 0.05 * cfg.variation))
         if rng.random() < 0.5:  # a mirrored performer: the other hand kicks, the other way round
             joints = joints[:, MIRROR] * [1, 1, -1]
+            performance = mirror_phases(performance)
         spot = np.array([rng.uniform(-2.5, 2.5), 0.0, rng.uniform(-2.5, 2.5)])
         world = joints @ _yaw(rng.uniform(0, 2 * np.pi)).T + spot
         pixels, depth = pinhole.project(world)
         truth = shake.apply(pixels)
         height_px = pinhole.focal_px * 1.7 / np.maximum(depth.mean(axis=1), 0.5)
-        xy, conf = detect(truth, height_px, rng, noise)
-        conf = np.where(depth > 0.3, drop_joints(conf, cfg.fps, rng, noise), 0.0)
+        xy, conf = detect_movenet(truth, height_px, cfg.fps, rng, noise)
+        hidden = drop_joints(np.ones_like(conf), cfg.fps, rng, noise) == 0
+        xy, conf = guess_hidden(xy, conf, hidden, height_px, rng)
+        conf = np.where(depth > 0.3, conf, 0.0)
         inside = keep_inside_frame(np.concatenate([xy, conf[..., None]], -1), cfg.width, cfg.height)
         xy, conf = inside[..., :2], inside[..., 2]
         xy = np.where(conf[..., None] > 0, xy, 0.0)
         detected = ~missed_frames(num_frames, rng, noise) & ((conf > 0).sum(axis=1) >= 5)
         keypoints = np.concatenate([xy, conf[..., None]], -1)
         people.append(dict(truth=truth, height_px=height_px, keypoints=keypoints, detected=detected))
-        labels.append(label)
+        performances.append(performance)
     ids = track_ids(np.array([~p["detected"] for p in people]).reshape(-1, num_frames), rng, noise)
-    persons = [
-        SynthPerson(**p, track_id=ids[m], performance=_performance(labels[m], num_frames))
-        for m, p in enumerate(people)
-    ]
+    persons = [SynthPerson(**p, track_id=ids[m], performance=performances[m]) for m, p in enumerate(people)]
     return SynthVideo(synth_video_id(seed, index), seed, index, config, persons)
 
 

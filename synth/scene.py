@@ -16,7 +16,7 @@ import numpy as np
 from posebeam.schemas.records import keep_inside_frame
 from posebeam.synth.actions import ACTIONS
 from posebeam.synth.body import BodyShape, forward_kinematics
-from posebeam.synth.mocap import MOCAP_CLASSES
+from posebeam.synth.mocap import MOCAP_CLASSES, SPLITS
 from posebeam.synth.noise import (
     NoiseConfig,
     detect,
@@ -46,12 +46,15 @@ class SceneConfig:
     noise: NoiseConfig = field(default_factory=NoiseConfig)
     variation: float = 1.0
     motion: str = "procedural"  # or "mocap": people driven by motion capture (synth/mocap_scene.py)
+    split: str = "all"  # mocap: "train" or "test" captures (synth.mocap.class_sources)
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"unknown kind {self.kind!r}; known: {', '.join(KINDS)}")
         if self.motion not in MOTIONS:
             raise ValueError(f"unknown motion source {self.motion!r}; known: {', '.join(MOTIONS)}")
+        if self.split not in SPLITS or (self.split != "all" and self.motion != "mocap"):
+            raise ValueError(f"split {self.split!r} needs --motion mocap; splits: {', '.join(SPLITS)}")
         known = MOTIONS[self.motion]
         unknown = sorted(set(self.actions) - set(known))
         if unknown or not self.actions:

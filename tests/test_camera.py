@@ -54,4 +54,4 @@ def test_random_cameras_frame_a_person_at_a_plausible_size() -> None:
         camera = random_camera(rng, 320, 240)
         pixels, depth = camera.project(person)
         assert (depth > 0).all() and 0 <= camera.elevation_deg <= 45
-        assert 0.15 * 240 < np.linalg.norm(pixels[0] - pixels[1]) < 0.9 * 240
+        assert 0.07 * 240 < np.linalg.norm(pixels[0] - pixels[1]) < 0.9 * 240

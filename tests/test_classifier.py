@@ -61,7 +61,11 @@ def test_train_then_evaluate_a_small_classifier(tmp_path: Path, capsys: pytest.C
     capsys.readouterr()
     assert main(["evaluate", "classifier", str(weights), str(data), "--clips", "1"]) == 0
     evaluated = json.loads(capsys.readouterr().out.removeprefix("posebeam: "))
-    assert evaluated["num_clips"] == card["training"]["train_clips"] + held_out["num_clips"]
+    calibration = card["metrics"]["calibration"]
+    assert card["calibration"]["temperature"] > 0 and 0 <= calibration["ece_calibrated"] <= 1
+    seen = card["training"]["train_clips"] + calibration["validation_clips"] + held_out["num_clips"]
+    assert evaluated["num_clips"] == seen
+    assert set(held_out["per_class_accuracy"]) <= set(card["classes"])
     weights.write_bytes(weights.read_bytes()[:-1] + b"\x00")
     with pytest.raises(UnsafeCheckpoint):
         load_classifier(weights)

@@ -6,8 +6,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pytest
-from conftest import assert_one_line_usage_error
 
 from posebeam.pipeline.cli import main
 from posebeam.synth.mocap import MOCAP_CLASSES, MOTION_DATA, read_deepmimic
@@ -56,8 +54,3 @@ def test_videos_are_deterministic_and_labelled(tmp_path: Path) -> None:
     assert labelled <= set(zip(keypoints.video_id, keypoints.person_id, strict=True))
     joints = np.stack(keypoints.keypoints.to_numpy()).reshape(-1, 17, 3)
     assert (joints[..., 2] > 0).mean() > 0.5, "most joints are seen"
-
-
-def test_mocap_sequences_are_refused_for_now(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    argv = ["synth", str(tmp_path / "o"), "--motion", "mocap", "--kind", "sequences"]
-    assert_one_line_usage_error(argv, "--motion mocap makes --kind clips only for now", capsys)

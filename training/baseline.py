@@ -113,6 +113,16 @@ def evaluate_clips(
     return fit_and_score(features, labels, test, num_classes)
 
 
+def fit_and_score_clips(
+    train: Sequence[ClipSample], test: Sequence[ClipSample], num_classes: int, *, frames: int = 16
+) -> BaselineReport:
+    """Held-out accuracy of the baseline fitted on ``train`` and scored on ``test``."""
+    clips = [*train, *test]
+    features = np.stack([window_features(c.keypoints, c.scores, frames) for c in clips])
+    labels = np.array([c.label for c in clips])
+    return fit_and_score(features, labels, np.arange(len(clips)) >= len(train), num_classes)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Held-out accuracy of the keypoint baseline on clip labels.")
     parser.add_argument("tables", metavar="TABLES", help="folder with keypoints/ and clip_labels/ tables")

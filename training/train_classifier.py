@@ -29,10 +29,16 @@ from torch import nn
 
 from posebeam.models.checkpoints import save_checkpoint
 from posebeam.models.classifier import build_classifier, load_classifier
-from posebeam.models.metrics import ClassificationMetrics, classification_scores
+from posebeam.models.metrics import (
+    ClassificationMetrics,
+    classification_scores,
+    expected_calibration_error,
+    fit_temperature,
+    with_temperature,
+)
 from posebeam.models.registry import architecture, load_object
 from posebeam.schemas.layouts import COCO17
-from posebeam.training.baseline import evaluate_clips
+from posebeam.training.baseline import fit_and_score_clips
 from posebeam.training.classifier_inputs import ClipInputs
 from posebeam.training.datasets import ClipSample, load_clips
 from posebeam.training.splits import split_by_group
@@ -53,6 +59,7 @@ class TrainConfig:
     weight_decay: float | None = None
     max_grad_norm: float = 40.0
     test_fraction: float = 0.3
+    validation_fraction: float = 0.15
     seed: int = 0
     eval_clips: int = 10
     exclude: tuple[str, ...] = ("idle",)
@@ -79,10 +86,40 @@ def device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def _split(samples: list[ClipSample], config: TrainConfig) -> tuple[list[ClipSample], list[ClipSample]]:
-    test = split_by_group([s.video_id for s in samples], config.test_fraction, config.seed)
-    held_out = [s for s, t in zip(samples, test, strict=True) if t]
-    return [s for s, t in zip(samples, test, strict=True) if not t], held_out
+def _split(
+    samples: list[ClipSample], fraction: float, seed: int
+) -> tuple[list[ClipSample], list[ClipSample]]:
+    """The clips of a random ``fraction`` of the videos apart from the others: (others, apart)."""
+    apart = split_by_group([s.video_id for s in samples], fraction, seed)
+    return [s for s, a in zip(samples, apart, strict=True) if not a], [
+        s for s, a in zip(samples, apart, strict=True) if a
+    ]
+
+
+INFERENCE_VIEWS = (1, True)
+"""The views ``posebeam run`` averages per clip (one clip and its mirror): temperature and
+calibration error are measured on them."""
+
+
+def calibrate(
+    model: nn.Module, validation: tuple[ClipInputs, Sequence[ClipSample]],
+    test: tuple[ClipInputs, Sequence[ClipSample]],
+) -> dict[str, float | int | str]:  # fmt: skip
+    """Temperature scaling fitted on the validation clips, and the test clips' expected calibration
+    error before and after it, all on :data:`INFERENCE_VIEWS`."""
+    num_clips, flip = INFERENCE_VIEWS
+    fitted = validation[0].predict(model, validation[1], num_clips, flip).probabilities
+    temperature = fit_temperature(fitted, np.array([s.label for s in validation[1]]))
+    scored = test[0].predict(model, test[1], num_clips, flip).probabilities
+    labels = np.array([s.label for s in test[1]])
+    return {
+        "temperature": temperature,
+        "validation_clips": len(validation[1]),
+        "views": f"{INFERENCE_VIEWS[0]} clip x flip",
+        "test_top1": float((scored.argmax(axis=1) == labels).mean()),
+        "ece_raw": expected_calibration_error(scored, labels),
+        "ece_calibrated": expected_calibration_error(with_temperature(scored, temperature), labels),
+    }
 
 
 def plot_confusion(metrics: ClassificationMetrics, classes: list[str], path: Path) -> None:
@@ -107,6 +144,13 @@ def plot_confusion(metrics: ClassificationMetrics, classes: list[str], path: Pat
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def per_class_accuracy(metrics: ClassificationMetrics, classes: list[str]) -> dict[str, float]:
+    """Top-1 accuracy of each class that has held-out clips (the confusion matrix's diagonal)."""
+    confusion = np.asarray(metrics.confusion)
+    totals = confusion.sum(axis=1)
+    return {c: round(float(confusion[i, i] / totals[i]), 4) for i, c in enumerate(classes) if totals[i]}
 
 
 def evaluate_samples(
@@ -155,24 +199,36 @@ def fit(
                 print(f"{progress} loss {loss.item():.3f} eta {eta_min:.1f} min", flush=True)
 
 
-def train(data: str, output: Path, config: TrainConfig, spec: CardSpec) -> dict[str, Any]:
-    """Train on ``data``'s tables, evaluate on the held-out videos, write weights and card."""
+def train(
+    data: str, output: Path, config: TrainConfig, spec: CardSpec, test_data: str | None = None
+) -> dict[str, Any]:
+    """Train on ``data``'s tables and evaluate on held-out clips: ``test_data``'s when given (e.g.
+    ``posebeam synth --split test``), else those of ``config.test_fraction`` of ``data``'s videos.
+    A ``validation_fraction`` of the training videos fits the temperature. Writes weights and card."""
     started = time.monotonic()
     config = config.resolved()
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     samples, classes = load_clips(data, data, exclude=config.exclude)
-    train_set, test_set = _split(samples, config)
+    if test_data is None:
+        train_set, test_set = _split(samples, config.test_fraction, config.seed)
+    else:
+        train_set = samples
+        test_set, _ = load_clips(test_data, test_data, classes=classes, exclude=config.exclude)
+    train_set, validation = _split(train_set, config.validation_fraction, config.seed + 1)
     inputs = clip_inputs(spec, config.architecture, data, samples)
     log.info("%d training and %d held-out clips, %d classes", len(train_set), len(test_set), len(classes))
     model = build_classifier(config.architecture, len(classes), spec.num_channels).to(device())
     fit(model, train_set, config, inputs, rng, started)
-    metrics = evaluate_samples(inputs, model, test_set, len(classes), config.eval_clips, flip=True)
-    baseline = evaluate_clips(samples, len(classes), test_fraction=config.test_fraction, seed=config.seed)
+    test_inputs = inputs if test_data is None else clip_inputs(spec, config.architecture, test_data, test_set)
+    metrics = evaluate_samples(test_inputs, model, test_set, len(classes), config.eval_clips, flip=True)
+    calibration = calibrate(model, (inputs, validation), (test_inputs, test_set))
+    baseline = fit_and_score_clips(train_set + validation, test_set, len(classes))
     output.mkdir(parents=True, exist_ok=True)
     training = {k: v for k, v in asdict(config).items() if k != "exclude"}
     entries = inputs.card_entries(config.eval_clips)
-    training |= {"data": data, "train_clips": len(train_set), "schedule": SCHEDULE}
+    training |= {"data": data, "test_data": test_data or f"{config.test_fraction:.0%} of the videos of data"}
+    training |= {"train_clips": len(train_set), "schedule": SCHEDULE}
     training |= {"loss": entries.pop("loss", "cross-entropy")}
     training["minutes"] = round((time.monotonic() - started) / 60, 1)
     card = {
@@ -182,8 +238,10 @@ def train(data: str, output: Path, config: TrainConfig, spec: CardSpec) -> dict[
         "layout": COCO17.name,
         "clip": spec.to_card(),
         "training": training,
+        "calibration": {"temperature": calibration.pop("temperature")},
         "metrics": {
-            "held_out": metrics.summary(),
+            "held_out": metrics.summary() | {"per_class_accuracy": per_class_accuracy(metrics, classes)},
+            "calibration": calibration,
             "baseline_logistic_regression_top1": baseline.test_accuracy,
             "chance": baseline.chance,
         },
