@@ -2,16 +2,18 @@
 
     python benchmarks/plot_mocap.py [docs/synthetic_mocap.png] [--classes walk,run,...]
 
-Each panel projects the middle frames of one class's motion (the first source motion, played at
-its own speed) through a different random pinhole camera (``synth/camera.py``: all round the
-person, eye level to surveillance height), and draws three of its frames overlaid, lighter for
-earlier ones. Blue is the person's left side, orange the right. Not a benchmark: a picture to
-check by eye that real motion, cameras and left/right come out right.
+Each panel projects the middle frames of one class's motion (a random source motion, played at
+a random speed) through a different random pinhole camera (``synth/camera.py``: all round the
+person, eye level to surveillance height; zoomed so the person fills half a panel), and draws
+three of its frames overlaid, lighter for earlier ones. Blue is the person's left side, orange
+the right. Not a benchmark: a picture to check by eye that real motion, cameras and left/right
+come out right.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 
 import matplotlib
@@ -40,6 +42,8 @@ def main() -> None:
     classes = [c for c in args.classes.split(",") if c in MOCAP_CLASSES]
     rng = np.random.default_rng(7)
     cameras = [random_camera(rng, 240, 240, target=(0.0, 0.9, 0.0)) for _ in range(args.cameras)]
+    # Zoomed so a person fills half a panel (the generator also films people as small as 10 %).
+    cameras = [dataclasses.replace(c, focal_px=0.5 * 240 * c.distance_m / 1.7) for c in cameras]
     fig, axes = plt.subplots(len(classes), len(cameras), figsize=(2.0 * len(cameras), 2.0 * len(classes)))
     for row, label in enumerate(classes):
         joints = perform_class(label, 30, 15.0, np.random.default_rng(row))

@@ -45,12 +45,12 @@ def source_motion(name: str) -> Motion:
     return read_source(name)
 
 
-def _yaw(angle: float) -> np.ndarray:
+def yaw_rotation(angle: float) -> np.ndarray:
     c, s = np.cos(angle), np.sin(angle)
     return np.array([[c, 0.0, s], [0.0, 1.0, 0.0], [-s, 0.0, c]])
 
 
-def _heading(joints: np.ndarray) -> float:
+def facing_yaw(joints: np.ndarray) -> float:
     """The yaw of the facing direction ((left hip − right hip) × up) of one frame ``(17, 3)``."""
     facing = np.cross(joints[11] - joints[12], [0.0, 1.0, 0.0])
     return float(np.arctan2(-facing[2], facing[0]))
@@ -61,7 +61,7 @@ def _cycles(motion: Motion, count: int) -> list[np.ndarray]:
     (turn about y and ground translation) from the clip's first frame to its last, so root motion
     carries on."""
     joints = motion.joints
-    rotation = _yaw(_heading(joints[-1]) - _heading(joints[0]))
+    rotation = yaw_rotation(facing_yaw(joints[-1]) - facing_yaw(joints[0]))
     start, end = joints[0, 11:13].mean(axis=0), joints[-1, 11:13].mean(axis=0)
     cycles = [joints.copy()]
     for _ in range(count):
@@ -99,7 +99,7 @@ def _neutral_pose() -> np.ndarray:
     for name in WALKS:
         joints = source_motion(name).joints
         hips = joints[:, 11:13].mean(axis=1, keepdims=True)
-        facing = np.array([_yaw(-_heading(frame)) for frame in joints])
+        facing = np.array([yaw_rotation(-facing_yaw(frame)) for frame in joints])
         poses.append(np.einsum("tij,tkj->tki", facing, joints - hips * [1, 0, 1]).mean(axis=0))
     pose: np.ndarray = np.mean(poses, axis=0)
     pose.flags.writeable = False  # shared by every standing person
@@ -127,7 +127,7 @@ def perform_class(
     motion = source_motion(sources[int(rng.integers(len(sources)))])
     joints = retimed(motion, num_frames, fps, float(rng.uniform(*SPEED_RANGE)), float(rng.uniform()))
     first = joints[0, 11:13].mean(axis=0) * [1, 0, 1]
-    return (joints - first) @ _yaw(-_heading(joints[0])).T
+    return (joints - first) @ yaw_rotation(-facing_yaw(joints[0])).T
 
 
 def synthesise_mocap(seed: int, index: int, config: SceneConfig) -> SynthVideo:
@@ -153,7 +153,7 @@ def synthesise_mocap(seed: int, index: int, config: SceneConfig) -> SynthVideo:
             joints = joints[:, MIRROR] * [1, 1, -1]
             performance = mirror_phases(performance)
         spot = np.array([rng.uniform(-2.5, 2.5), 0.0, rng.uniform(-2.5, 2.5)])
-        world = joints @ _yaw(rng.uniform(0, 2 * np.pi)).T + spot
+        world = joints @ yaw_rotation(rng.uniform(0, 2 * np.pi)).T + spot
         pixels, depth = pinhole.project(world)
         truth = shake.apply(pixels)
         height_px = pinhole.focal_px * 1.7 / np.maximum(depth.mean(axis=1), 0.5)

@@ -58,7 +58,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from posebeam.synth.mocap import class_sources
-from posebeam.synth.mocap_scene import SPEED_RANGE, _heading, _yaw, retimed, source_motion, standing
+from posebeam.synth.mocap_scene import SPEED_RANGE, facing_yaw, retimed, source_motion, standing, yaw_rotation
 from posebeam.synth.scene import SceneConfig
 from posebeam.synth.timeline import Performance
 
@@ -294,15 +294,15 @@ def _placed(joints: np.ndarray, at: int, target: np.ndarray | None) -> np.ndarra
     ``target (17, 3)`` (None: hips over the origin, facing +x)."""
     hips = joints[at, 11:13].mean(axis=0) * [1, 0, 1]
     goal = np.zeros(3) if target is None else target[11:13].mean(axis=0) * [1, 0, 1]
-    heading = 0.0 if target is None else _heading(target)
-    return (joints - hips) @ _yaw(heading - _heading(joints[at])).T + goal
+    heading = 0.0 if target is None else facing_yaw(target)
+    return (joints - hips) @ yaw_rotation(heading - facing_yaw(joints[at])).T + goal
 
 
 def _turned(joints: np.ndarray, pad: int, angle: float) -> np.ndarray:
     """A standing person turning by ``angle`` about their hips over the part (smoothly)."""
     count = len(joints) - 2 * pad
     x = np.clip((np.arange(len(joints)) - pad) / max(count, 1), 0.0, 1.0)
-    yaws = np.array([_yaw(a) for a in angle * x * x * (3 - 2 * x)])
+    yaws = np.array([yaw_rotation(a) for a in angle * x * x * (3 - 2 * x)])
     hips = joints[:, 11:13].mean(axis=1, keepdims=True) * [1, 0, 1]
     return np.einsum("tij,tkj->tki", yaws, joints - hips) + hips
 
@@ -313,7 +313,7 @@ def _gap_turn(at: np.ndarray, seconds: float, rng: np.random.Generator) -> float
     hips = at[11:13].mean(axis=0)
     if np.hypot(hips[0], hips[2]) > HOME_M:
         home = float(np.arctan2(hips[2], -hips[0]))  # the heading that faces the origin
-        wanted = home - _heading(at) + float(rng.normal(0, np.radians(30)))
+        wanted = home - facing_yaw(at) + float(rng.normal(0, np.radians(30)))
     else:
         wanted = float(rng.uniform(-np.pi / 2, np.pi / 2))
     wanted = (wanted + np.pi) % (2 * np.pi) - np.pi
