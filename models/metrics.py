@@ -1,15 +1,21 @@
-"""Scores of model outputs against labels, as fractions in [0, 1].
+"""Scores of model outputs against labels.
 
-Classification: top-1, top-5 and mean class accuracy with the confusion matrix
-(:func:`classification_scores`), as PYSKL reports them. Calibration: the expected calibration
-error (:func:`expected_calibration_error`, 15 equal-width confidence bins, Guo et al. 2017) and
-temperature scaling of clip-averaged probabilities (:func:`fit_temperature`,
+Classification, as fractions in [0, 1]: top-1, top-5 and mean class accuracy with the confusion
+matrix (:func:`classification_scores`), as PYSKL reports them. Calibration: the expected
+calibration error (:func:`expected_calibration_error`, 15 equal-width confidence bins, Guo et al.
+2017) and temperature scaling of clip-averaged probabilities (:func:`fit_temperature`,
 :func:`with_temperature`), docs/method.md §5.
+
+Action segmentation, in percent as published tables print them: frame accuracy, edit score and
+F1@{10, 25, 50} (:func:`segmentation_scores`) with the semantics of MS-TCN's ``eval.py``
+(github.com/yabufarha/ms-tcn, also copied in github.com/sj-li/MS-TCN2), docs/method.md §6.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection, Hashable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -82,3 +88,123 @@ def fit_temperature(probabilities: np.ndarray, labels: np.ndarray) -> float:
     best = grid[int(np.argmin([nll(t) for t in grid]))]
     fine = best * np.exp(np.linspace(-0.1, 0.1, 41))
     return float(fine[int(np.argmin([nll(t) for t in fine]))])
+
+
+# --- action segmentation (MS-TCN eval.py semantics) ---
+
+FrameLabels = Sequence[Hashable] | np.ndarray
+"""One video's label per frame: strings or integers."""
+
+Segment = tuple[Hashable, int, int]
+"""``(label, start, end)``: frames ``start`` to ``end − 1`` (the end is exclusive)."""
+
+SEGMENT_OVERLAPS = (0.10, 0.25, 0.50)
+
+
+def label_segments(labels: FrameLabels, background: Collection[Hashable] = ()) -> list[Segment]:
+    """The runs of equal labels in temporal order, ends exclusive, runs of ``background`` labels
+    left out (eval.py ``get_labels_start_end_time`` with ms-tcn's final end ``len(labels)``)."""
+    labels = labels.tolist() if isinstance(labels, np.ndarray) else labels
+    segments: list[Segment] = []
+    start = 0
+    for t in range(1, len(labels) + 1):
+        if t == len(labels) or labels[t] != labels[start]:
+            if labels[start] not in background:
+                segments.append((labels[start], start, t))
+            start = t
+    return segments
+
+
+def _edit_score(predicted: list[Segment], truth: list[Segment]) -> float:
+    """100 × (1 − Levenshtein distance / the longer length) between the two sequences of segment
+    labels; 100 when both are empty (eval.py divides by zero there)."""
+    p, y = [s[0] for s in predicted], [s[0] for s in truth]
+    if not p and not y:
+        return 100.0
+    row = list(range(len(y) + 1))
+    for i in range(1, len(p) + 1):
+        diagonal, row[0] = row[0], i
+        for j in range(1, len(y) + 1):
+            cost = diagonal if p[i - 1] == y[j - 1] else min(row[j], row[j - 1], diagonal) + 1
+            diagonal, row[j] = row[j], cost
+    return (1 - row[-1] / max(len(p), len(y))) * 100
+
+
+def _f1_counts(predicted: list[Segment], truth: list[Segment], overlap: float) -> tuple[int, int, int]:
+    """(tp, fp, fn) at IoU ``overlap``, as eval.py ``f_score`` counts them: each predicted segment
+    in temporal order takes the first ground-truth segment of highest IoU (0 for another label);
+    a true positive if that IoU ≥ ``overlap`` and the segment is not yet taken, a false positive
+    otherwise (no second choice). With no ground-truth segment every prediction is a false positive
+    (eval.py fails there)."""
+    taken = [False] * len(truth)
+    tp = fp = 0
+    for label, start, end in predicted:
+        iou = [
+            (min(end, t_end) - max(start, t_start)) / (max(end, t_end) - min(start, t_start))
+            if t_label == label
+            else 0.0
+            for t_label, t_start, t_end in truth
+        ]
+        best = int(np.argmax(iou)) if iou else -1
+        if best >= 0 and iou[best] >= overlap and not taken[best]:
+            tp += 1
+            taken[best] = True
+        else:
+            fp += 1
+    return tp, fp, len(truth) - sum(taken)
+
+
+def _f1(tp: int, fp: int, fn: int) -> float:
+    """F1 in percent from summed counts; 0 when there is no true positive (eval.py's nan_to_num)."""
+    if tp == 0:
+        return 0.0
+    precision, recall = tp / (tp + fp), tp / (tp + fn)
+    return 2.0 * (precision * recall) / (precision + recall) * 100
+
+
+def _videos(labels: FrameLabels | Sequence[FrameLabels]) -> list[list[Hashable]]:
+    """A list of videos' frame labels from one video's labels or a list of videos'."""
+    items: list[Any] = labels.tolist() if isinstance(labels, np.ndarray) else list(labels)
+    if not items:
+        raise ValueError("no frames to score")
+    one_video = isinstance(items[0], str) or not isinstance(items[0], Sequence | np.ndarray)
+    if one_video:
+        return [items]
+    return [video.tolist() if isinstance(video, np.ndarray) else list(video) for video in items]
+
+
+def segmentation_scores(
+    ground_truth: FrameLabels | Sequence[FrameLabels],
+    prediction: FrameLabels | Sequence[FrameLabels],
+    background: Collection[Hashable] = ("background",),
+) -> dict[str, float]:
+    """Frame accuracy, edit score and F1@{10, 25, 50}, in percent, as MS-TCN's ``eval.py`` reports
+    them for a test set.
+
+    ``ground_truth`` and ``prediction`` are one video's labels per frame (strings or integers), or
+    lists of several videos' labels matched by position; each prediction is as long as its video.
+    Keys: ``accuracy``, correct frames / all frames of all videos (background included); ``edit``,
+    the mean over videos of the edit score of the segment label sequences; ``f1@10``, ``f1@25``,
+    ``f1@50``, F1 from true/false positives and false negatives summed over all videos. Segments of
+    a label in ``background`` count in accuracy only.
+    """
+    truths, predictions = _videos(ground_truth), _videos(prediction)
+    if len(truths) != len(predictions):
+        raise ValueError(f"{len(truths)} ground-truth videos but {len(predictions)} predictions")
+    correct = total = 0
+    edit = 0.0
+    counts = np.zeros((len(SEGMENT_OVERLAPS), 3), dtype=np.int64)
+    for number, (truth, predicted) in enumerate(zip(truths, predictions, strict=True)):
+        if len(truth) != len(predicted) or not truth:
+            raise ValueError(f"video {number}: {len(truth)} labelled frames but {len(predicted)} predicted")
+        correct += sum(t == p for t, p in zip(truth, predicted, strict=True))
+        total += len(truth)
+        truth_segments = label_segments(truth, background)
+        predicted_segments = label_segments(predicted, background)
+        edit += _edit_score(predicted_segments, truth_segments)
+        for k, overlap in enumerate(SEGMENT_OVERLAPS):
+            counts[k] += _f1_counts(predicted_segments, truth_segments, overlap)
+    scores = {"accuracy": 100 * correct / total, "edit": edit / len(truths)}
+    for (tp, fp, fn), overlap in zip(counts.tolist(), SEGMENT_OVERLAPS, strict=True):
+        scores[f"f1@{round(overlap * 100)}"] = _f1(tp, fp, fn)
+    return scores
