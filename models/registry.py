@@ -5,8 +5,8 @@ An entry says everything posebeam needs to build, train, save and serve one arch
 - ``build(num_classes, in_channels)``: a freshly initialised torch module;
 - ``spec``: the input spec (:class:`~posebeam.transforms.clip_inputs.CardSpec`) saved as the model
   card's ``clip`` entry, so inference builds exactly the inputs training used;
-- ``optimiser``: the SGD defaults (learning rate per clip, scaled linearly to the batch size, and
-  weight decay);
+- ``optimiser``: the optimiser defaults (SGD: learning rate per clip, scaled linearly to the batch
+  size, and weight decay; Adam: the learning rate itself);
 - ``training_inputs``: the class in :mod:`posebeam.training` that turns labelled samples into a
   loss and test probabilities;
 - ``inference_handler``: the Beam ``RunInference`` model handler in :mod:`posebeam.pipeline` that
@@ -29,23 +29,28 @@ from torch import nn
 from posebeam.models.c3d import pose_c3d
 from posebeam.models.resnet3d_slowonly import pose_slowonly
 from posebeam.models.rgbpose import rgbpose_conv3d
+from posebeam.models.segmenter import heatmap_segmenter
 from posebeam.models.x3d import pose_x3d
 from posebeam.transforms.clip_inputs import CardSpec, ClipSpec
+from posebeam.transforms.frame_heatmaps import SegmenterSpec
 from posebeam.transforms.rgb_inputs import RGBPoseSpec
 
 CLASSIFIER = "classifier"
+SEGMENTER = "segmenter"
 
 
 @dataclass(frozen=True)
 class Optimiser:
-    """SGD defaults: ``lr = lr_per_clip × batch size`` (linear scaling) and ``weight_decay``."""
+    """SGD defaults: ``lr = lr_per_clip × batch size`` (linear scaling) and ``weight_decay``. With
+    ``algorithm="Adam"`` the rate is not scaled: ``lr_per_clip`` is the learning rate."""
 
     lr_per_clip: float
     weight_decay: float
     source: str
+    algorithm: str = "SGD"
 
     def lr(self, batch_size: int) -> float:
-        return self.lr_per_clip * batch_size
+        return self.lr_per_clip * batch_size if self.algorithm == "SGD" else self.lr_per_clip
 
 
 @dataclass(frozen=True)
@@ -62,6 +67,7 @@ class Architecture:
 
 POSEC3D_SGD = Optimiser(0.4 / 256, 3e-4, "PYSKL PoseC3D: lr 0.4 for 256 clips, weight decay 3e-4")
 RGBPOSE_SGD = Optimiser(0.0075 / 48, 1e-4, "pyskl RGBPose-Conv3D: lr 0.0075 for 48 clips, weight decay 1e-4")
+MSTCN_ADAM = Optimiser(5e-4, 0.0, "MS-TCN++ (sj-li/MS-TCN2 main.py): Adam lr 5e-4, no schedule", "Adam")
 SKELETON_INPUTS = "posebeam.training.classifier_inputs:PoseInputs"
 SKELETON_HANDLER = "posebeam.pipeline.classify:PoseClassifierHandler"
 
@@ -93,6 +99,14 @@ ARCHITECTURES: dict[str, Architecture] = {
             _rgbpose, RGBPoseSpec, RGBPOSE_SGD,
             "posebeam.training.rgbpose_inputs:RGBPoseInputs",
             "posebeam.pipeline.classify:RGBPoseClassifierHandler",
+        ),
+        Architecture(
+            "heatmap_mstcn", SEGMENTER,
+            "per-frame 2D CNN on joint + limb heatmaps, then MS-TCN++ over the frames (Hyder et al.)",
+            lambda classes, channels: heatmap_segmenter(classes, SegmenterSpec(), in_channels=channels),
+            SegmenterSpec, MSTCN_ADAM,
+            "posebeam.training.segmenter_inputs:SegmenterInputs",
+            "posebeam.pipeline.segment:SegmenterHandler",
         ),
     )
 }  # fmt: skip

@@ -4,7 +4,9 @@
     posebeam run INPUT OUTPUT [options] [-- beam options]
     posebeam synth OUTPUT [options]
     posebeam train classifier TABLES OUTPUT [options]
+    posebeam train segmenter TABLES OUTPUT [options]
     posebeam evaluate classifier WEIGHTS TABLES [--clips 10] [--confusion PNG]
+    posebeam evaluate segmenter WEIGHTS TABLES [--json]
     posebeam sample FOLDER
 
 Usage errors print one line and exit 2; a failed job prints one line and exits 1 (``--verbose``
@@ -23,6 +25,12 @@ from posebeam.models.allocator import keep_freed_memory
 from posebeam.models.classifier import SHIPPED_CLASSIFIER
 from posebeam.models.pose_backend import BackendUnavailable
 from posebeam.pipeline.options import add_classifier_arguments, add_extract_arguments
+from posebeam.pipeline.segment_command import (
+    add_evaluate_segmenter_arguments,
+    add_train_segmenter_arguments,
+    run_evaluate_segmenter,
+    run_train_segmenter,
+)
 from posebeam.pipeline.synth_command import add_synth_arguments, run_synth
 from posebeam.pipeline.train_command import (
     add_evaluate_arguments,
@@ -79,16 +87,26 @@ def _parser() -> argparse.ArgumentParser:
     add_synth_arguments(synth)
     train = commands.add_parser("train", help="train a model on keypoint and label tables")
     train_kinds = train.add_subparsers(dest="model", required=True, parser_class=_Parser)
-    add_train_arguments(
-        train_kinds.add_parser(
-            "classifier", help="a PoseC3D or RGBPose-Conv3D action classifier on clip_labels"
-        )
+    classifier = train_kinds.add_parser(
+        "classifier", help="a PoseC3D or RGBPose-Conv3D action classifier on clip_labels"
     )
+    add_train_arguments(classifier)
+    classifier.set_defaults(run=run_train)
+    segmenter = train_kinds.add_parser(
+        "segmenter", help="an action segmenter (per-frame heatmap CNN + MS-TCN++) on frame_labels_gt"
+    )
+    add_train_segmenter_arguments(segmenter)
+    segmenter.set_defaults(run=run_train_segmenter)
     evaluate = commands.add_parser("evaluate", help="evaluate a trained model on labelled tables")
     evaluate_kinds = evaluate.add_subparsers(dest="model", required=True, parser_class=_Parser)
-    add_evaluate_arguments(
-        evaluate_kinds.add_parser("classifier", help="top-1/top-5 with multi-clip x flip averaging")
+    classifier = evaluate_kinds.add_parser("classifier", help="top-1/top-5 with multi-clip x flip averaging")
+    add_evaluate_arguments(classifier)
+    classifier.set_defaults(run=run_evaluate)
+    segmenter = evaluate_kinds.add_parser(
+        "segmenter", help="frame accuracy, edit and F1@{10,25,50} of the model and the per-frame baseline"
     )
+    add_evaluate_segmenter_arguments(segmenter)
+    segmenter.set_defaults(run=run_evaluate_segmenter)
     sample = commands.add_parser("sample", help="download the sample street clip (vtest.avi) into FOLDER")
     sample.add_argument("folder", metavar="FOLDER")
     return parser
@@ -125,10 +143,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             _extract(args, beam_args)
         elif args.command == "synth":
             print(f"posebeam: {run_synth(args)}")
-        elif args.command == "train":
-            print(f"posebeam: {run_train(args)}")
-        elif args.command == "evaluate":
-            print(f"posebeam: {run_evaluate(args)}")
+        elif args.command in ("train", "evaluate"):
+            message = args.run(args)  # None: the command printed its own output (e.g. --json)
+            if message is not None:
+                print(f"posebeam: {message}")
         else:
             _sample(args)
     except (UsageError, BackendUnavailable) as err:

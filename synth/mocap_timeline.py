@@ -140,7 +140,7 @@ def _capture_part(
         length, position0 = max(1, round(wanted / once)) * once, 0.0
     elif not whole and wanted < once:  # a stretch of a long non-cyclic capture
         length = round(wanted)
-        position0 = float(rng.uniform(0, period - length * step))
+        position0 = float(rng.uniform(0, max(period - length * step, 0.0)))
     else:
         length, position0 = once, 0.0
     return Part(label, source, start, start + length, segment, position0, step), length

@@ -18,6 +18,7 @@ from posebeam.synth.mocap_timeline import (
     BLEND_MAX_S,
     CONTACT_HEIGHT_M,
     Part,
+    _capture_part,
     mirror_phases,
     perform,
     perform_mocap,
@@ -190,3 +191,12 @@ def test_synth_writes_label_tables_the_loaders_accept(tmp_path: Path, kind: str)
     phases, names = load_frame_sequences(tracks, str(tmp_path), table="phase_labels")
     assert phases and len(names) >= 2 and all(s.progress is not None for s in phases)
     assert all(np.nanmax(s.progress) < 1 for s in phases if s.progress is not None)
+
+
+def test_stretches_of_non_cyclic_captures_start_inside_them() -> None:
+    """A stretch as long as its capture (rounding up) starts at its beginning instead of failing."""
+    config = SceneConfig(kind="sequences", motion="mocap", actions=("walk", "punch"), split="train")
+    rng = np.random.default_rng(0)
+    for _ in range(3000):
+        part, length = _capture_part(("walk", "punch")[int(rng.integers(2))], 0, 0, config, rng, whole=False)
+        assert length > 0 and part.position0 >= 0.0

@@ -69,6 +69,7 @@ class BaselineReport:
     train_accuracy: float
     test_accuracy: float
     chance: float
+    mean_class_accuracy: float
     num_classes: int
     num_train: int
     num_test: int
@@ -88,10 +89,13 @@ def fit_and_score(
     model = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=2000))
     model.fit(features[~test], labels[~test])
     counts = np.bincount(labels[test], minlength=num_classes)
+    predicted = model.predict(features[test])
+    recall = [np.mean(predicted[labels[test] == c] == c) for c in range(num_classes) if counts[c]]
     return BaselineReport(
         train_accuracy=float(model.score(features[~test], labels[~test])),
         test_accuracy=float(model.score(features[test], labels[test])),
         chance=float(counts.max() / max(1, counts.sum())),
+        mean_class_accuracy=float(np.mean(recall)),
         num_classes=num_classes,
         num_train=int((~test).sum()),
         num_test=int(test.sum()),

@@ -41,6 +41,7 @@ from posebeam.schemas.layouts import COCO17
 from posebeam.training.baseline import fit_and_score_clips
 from posebeam.training.classifier_inputs import ClipInputs
 from posebeam.training.datasets import ClipSample, load_clips
+from posebeam.training.progress import Progress
 from posebeam.training.splits import split_by_group
 from posebeam.transforms.clip_inputs import CardSpec
 
@@ -179,7 +180,7 @@ def fit(
     steps_per_epoch = len(train_set) // config.batch_size
     total = steps_per_epoch * config.epochs
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=max(total, 1), eta_min=0.0)
-    step = 0
+    progress = Progress(total, config.epochs, started=started)
     for epoch in range(config.epochs):
         model.train()
         order = rng.permutation(len(train_set))
@@ -191,20 +192,18 @@ def fit(
             nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
             optimiser.step()
             schedule.step()
-            step += 1
-            if step % 10 == 0 or step == total:
-                elapsed = time.monotonic() - started
-                eta_min = elapsed / step * (total - step) / 60
-                progress = f"epoch {epoch + 1}/{config.epochs} step {step}/{total}"
-                print(f"{progress} loss {loss.item():.3f} eta {eta_min:.1f} min", flush=True)
+            progress.step(epoch, loss.item())
 
 
 def train(
-    data: str, output: Path, config: TrainConfig, spec: CardSpec, test_data: str | None = None
-) -> dict[str, Any]:
+    data: str, output: Path, config: TrainConfig, spec: CardSpec, test_data: str | None = None,
+    validation_data: str | None = None,
+) -> dict[str, Any]:  # fmt: skip
     """Train on ``data``'s tables and evaluate on held-out clips: ``test_data``'s when given (e.g.
     ``posebeam synth --split test``), else those of ``config.test_fraction`` of ``data``'s videos.
-    A ``validation_fraction`` of the training videos fits the temperature. Writes weights and card."""
+    The temperature is fitted on ``validation_data``'s clips when given (e.g. held-out captures
+    filmed with another seed), else on a ``validation_fraction`` of the training videos kept out
+    of training. Writes weights and card."""
     started = time.monotonic()
     config = config.resolved()
     torch.manual_seed(config.seed)
@@ -215,19 +214,28 @@ def train(
     else:
         train_set = samples
         test_set, _ = load_clips(test_data, test_data, classes=classes, exclude=config.exclude)
-    train_set, validation = _split(train_set, config.validation_fraction, config.seed + 1)
     inputs = clip_inputs(spec, config.architecture, data, samples)
+    if validation_data is None:
+        train_set, validation = _split(train_set, config.validation_fraction, config.seed + 1)
+        validation_inputs = inputs
+    else:
+        validation, _ = load_clips(validation_data, validation_data, classes=classes, exclude=config.exclude)
+        validation_inputs = clip_inputs(spec, config.architecture, validation_data, validation)
     log.info("%d training and %d held-out clips, %d classes", len(train_set), len(test_set), len(classes))
     model = build_classifier(config.architecture, len(classes), spec.num_channels).to(device())
     fit(model, train_set, config, inputs, rng, started)
     test_inputs = inputs if test_data is None else clip_inputs(spec, config.architecture, test_data, test_set)
     metrics = evaluate_samples(test_inputs, model, test_set, len(classes), config.eval_clips, flip=True)
-    calibration = calibrate(model, (inputs, validation), (test_inputs, test_set))
-    baseline = fit_and_score_clips(train_set + validation, test_set, len(classes))
+    calibration = calibrate(model, (validation_inputs, validation), (test_inputs, test_set))
+    baseline = fit_and_score_clips(train_set if validation_data else train_set + validation, test_set,
+                                   len(classes))  # fmt: skip
     output.mkdir(parents=True, exist_ok=True)
     training = {k: v for k, v in asdict(config).items() if k != "exclude"}
     entries = inputs.card_entries(config.eval_clips)
     training |= {"data": data, "test_data": test_data or f"{config.test_fraction:.0%} of the videos of data"}
+    training |= {
+        "validation_data": validation_data or f"{config.validation_fraction:.0%} of the training videos"
+    }
     training |= {"train_clips": len(train_set), "schedule": SCHEDULE}
     training |= {"loss": entries.pop("loss", "cross-entropy")}
     training["minutes"] = round((time.monotonic() - started) / 60, 1)
@@ -243,6 +251,7 @@ def train(
             "held_out": metrics.summary() | {"per_class_accuracy": per_class_accuracy(metrics, classes)},
             "calibration": calibration,
             "baseline_logistic_regression_top1": baseline.test_accuracy,
+            "baseline_logistic_regression_mean_class_accuracy": baseline.mean_class_accuracy,
             "chance": baseline.chance,
         },
     }

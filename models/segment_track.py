@@ -1,0 +1,111 @@
+"""Segment one track of any length with bounded memory, and load a segmenter checkpoint.
+
+:func:`segment_track` is what a Beam handler calls per track (docs/method.md §6, long tracks):
+
+1. crop boxes for the whole track (``(T, 3)`` floats, :func:`~posebeam.transforms.frame_heatmaps.
+   track_boxes`), then heatmaps and encoder features ``chunk_frames`` frames at a time: the encoder
+   is per frame, so only one chunk of heatmaps (``chunk_frames · 34 · S²`` floats) is ever held and
+   the features do not depend on the chunk size;
+2. MS-TCN++ on the ``(D, T)`` features: in one pass when ``T ≤ tcn_window``, else on windows of
+   ``tcn_window`` frames every ``tcn_window // 2`` frames (the last one ending at the track's end),
+   each frame labelled by the window whose centre is nearest. Windows keep the temporal model on
+   inputs like its training tracks (tens of seconds, zero beyond the ends) and its memory bounded.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from posebeam.models.checkpoints import load_checkpoint
+from posebeam.models.registry import SEGMENTER, architecture
+from posebeam.models.segmenter import HeatmapSegmenter, encode_chunks, heatmap_segmenter
+from posebeam.transforms.frame_heatmaps import SegmenterSpec, heatmap_chunks
+
+DEFAULT_CHUNK_FRAMES = 256
+
+
+def window_starts(num_frames: int, window: int) -> list[int]:
+    """First frames of the half-overlapping windows that cover ``num_frames`` frames."""
+    if num_frames <= window:
+        return [0]
+    return [*range(0, num_frames - window, window // 2), num_frames - window]
+
+
+@torch.no_grad()
+def segment_features(model: HeatmapSegmenter, features: Tensor, window: int) -> Tensor:
+    """Class probabilities ``(C, T)`` of MS-TCN++'s last stage for ``(D, T)`` features, in windows of
+    ``window`` frames beyond that length (module doc); the model must be in eval mode."""
+    num_frames = features.shape[1]
+    starts = window_starts(num_frames, window)
+    if len(starts) == 1:
+        return torch.softmax(model.temporal(features[None])[-1, 0], dim=0)
+    centres = np.asarray(starts) + window / 2
+    owner = np.searchsorted((centres[:-1] + centres[1:]) / 2, np.arange(num_frames), side="right")
+    out = features.new_empty(model.tcn.num_classes, num_frames)
+    for k, start in enumerate(starts):
+        frames = torch.from_numpy(np.flatnonzero(owner == k)).to(features.device)
+        if len(frames):
+            logits = model.temporal(features[None, :, start : start + window])[-1, 0]
+            out[:, frames] = torch.softmax(logits[:, frames - start], dim=0)
+    return out
+
+
+def track_features(
+    model: HeatmapSegmenter,
+    keypoints: np.ndarray,
+    scores: np.ndarray,
+    spec: SegmenterSpec,
+    chunk_frames: int = DEFAULT_CHUNK_FRAMES,
+) -> Tensor:
+    """``(D, T)`` encoder features of a track (``(T, 17, 2)`` pixels, ``(T, 17)`` scores)."""
+    model.eval()
+    return encode_chunks(model, heatmap_chunks(keypoints, scores, spec, chunk_frames))
+
+
+def segment_track(
+    model: HeatmapSegmenter,
+    keypoints: np.ndarray,
+    scores: np.ndarray,
+    spec: SegmenterSpec,
+    chunk_frames: int = DEFAULT_CHUNK_FRAMES,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Frame labels ``(T,)`` (class indices) and their probabilities ``(T,)`` for one track.
+
+    ``keypoints`` ``(T, 17, 2)`` in frame pixels, ``scores`` ``(T, 17)`` with 0 for a missing joint
+    (a frame without the person: all 0). Puts ``model`` in eval mode. The result does not depend on
+    ``chunk_frames``, which only bounds memory.
+    """
+    features = track_features(model, keypoints, scores, spec, chunk_frames)
+    if features.shape[1] == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.float32)
+    probabilities = segment_features(model, features, spec.tcn_window)
+    best, labels = probabilities.max(dim=0)
+    return labels.cpu().numpy(), best.cpu().numpy()
+
+
+@torch.no_grad()
+def frame_baseline(model: HeatmapSegmenter, features: Tensor) -> np.ndarray:
+    """The per-frame baseline's labels ``(T,)``: the frame head's argmax on ``(D, T)`` features."""
+    model.eval()
+    return model.frame_logits(features.T).argmax(dim=1).cpu().numpy()
+
+
+def load_segmenter(
+    weights: str | Path, device: str = "cpu"
+) -> tuple[HeatmapSegmenter, SegmenterSpec, dict[str, Any]]:
+    """The verified segmenter in eval mode, its spec and its model card; ``ValueError`` when the
+    checkpoint holds another family's model."""
+    state, card = load_checkpoint(weights)
+    name = card.get("architecture", "?")
+    entry = architecture(name)
+    if entry.family != SEGMENTER or not issubclass(entry.spec, SegmenterSpec):
+        raise ValueError(f"{weights} holds a {entry.family} ({name}), not a {SEGMENTER}")
+    spec = entry.spec.from_card(card["clip"])
+    model = heatmap_segmenter(len(card["classes"]), spec)
+    model.load_state_dict(state)
+    return model.to(torch.device(device)).eval(), spec, card
