@@ -16,7 +16,7 @@ from torch import nn
 from posebeam.models.checkpoints import load_checkpoint
 from posebeam.models.registry import architecture
 
-SHIPPED_CLASSIFIER = Path(__file__).with_name("weights") / "pose_slowonly_synth.safetensors"
+SHIPPED_CLASSIFIER = Path(__file__).with_name("weights") / "pose_slowonly_mocap.safetensors"
 """The Pose-SlowOnly trained on ``posebeam synth`` data that ``posebeam run`` uses by default."""
 
 

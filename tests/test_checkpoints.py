@@ -83,4 +83,8 @@ def test_the_shipped_classifier_verifies() -> None:
     from posebeam.models.classifier import SHIPPED_CLASSIFIER
 
     card = verify_checkpoint(SHIPPED_CLASSIFIER)
-    assert card["architecture"] == "pose_slowonly" and len(card["classes"]) == 11
+    assert card["architecture"] == "pose_slowonly" and len(card["classes"]) == 13
+    assert "walk" in card["classes"] and "stand" in card["classes"]
+    assert card["calibration"]["temperature"] > 0 and card["seen"] and card["not_seen"]
+    metrics = card["metrics"]
+    assert metrics["held_out"]["top1"] > metrics["baseline_logistic_regression_top1"] > metrics["chance"]
