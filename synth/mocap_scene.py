@@ -22,7 +22,6 @@ import functools
 import numpy as np
 
 from posebeam.schemas.layouts import COCO17
-from posebeam.schemas.records import keep_inside_frame
 from posebeam.synth.camera import random_camera as random_pinhole
 from posebeam.synth.mocap import WALKS, Motion, class_sources, read_source
 from posebeam.synth.noise import (
@@ -33,7 +32,7 @@ from posebeam.synth.noise import (
     random_camera,
     track_ids,
 )
-from posebeam.synth.scene import SceneConfig, SynthPerson, SynthVideo, synth_video_id
+from posebeam.synth.scene import SceneConfig, SynthPerson, SynthVideo, in_frame, synth_video_id
 from posebeam.synth.timeline import Performance
 
 MIRROR = np.array(COCO17.flip_index())
@@ -161,9 +160,7 @@ def synthesise_mocap(seed: int, index: int, config: SceneConfig) -> SynthVideo:
         hidden = drop_joints(np.ones_like(conf), cfg.fps, rng, noise) == 0
         xy, conf = guess_hidden(xy, conf, hidden, height_px, rng)
         conf = np.where(depth > 0.3, conf, 0.0)
-        inside = keep_inside_frame(np.concatenate([xy, conf[..., None]], -1), cfg.width, cfg.height)
-        xy, conf = inside[..., :2], inside[..., 2]
-        xy = np.where(conf[..., None] > 0, xy, 0.0)
+        xy, conf = in_frame(xy, conf, cfg.width, cfg.height)
         detected = ~missed_frames(num_frames, rng, noise) & ((conf > 0).sum(axis=1) >= 5)
         keypoints = np.concatenate([xy, conf[..., None]], -1)
         people.append(dict(truth=truth, height_px=height_px, keypoints=keypoints, detected=detected))

@@ -104,6 +104,14 @@ def synth_video_id(seed: int, index: int) -> str:
     return hashlib.sha256(f"posebeam-synth:{seed}:{index}".encode()).hexdigest()[:32]
 
 
+def in_frame(xy: np.ndarray, conf: np.ndarray, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
+    """Detections as the ``keypoints`` table holds them: clamped into the frame, a joint outside it
+    missing (confidence 0, written at (0, 0))."""
+    inside = keep_inside_frame(np.concatenate([xy, conf[..., None]], -1), width, height)
+    conf = inside[..., 2]
+    return np.where(conf[..., None] > 0, inside[..., :2], 0.0), conf
+
+
 def synthesise(seed: int, index: int, config: SceneConfig) -> SynthVideo:
     """Video ``index`` of ``seed`` (both non-negative)."""
     rng = np.random.default_rng([seed, index])
@@ -129,9 +137,7 @@ def synthesise(seed: int, index: int, config: SceneConfig) -> SynthVideo:
         height_px = height * camera.scale
         xy, conf = detect(truth, height_px, rng, noise)
         conf = drop_joints(conf, cfg.fps, rng, noise)
-        inside = keep_inside_frame(np.concatenate([xy, conf[..., None]], -1), cfg.width, cfg.height)
-        xy, conf = inside[..., :2], inside[..., 2]
-        xy = np.where(conf[..., None] > 0, xy, 0.0)
+        xy, conf = in_frame(xy, conf, cfg.width, cfg.height)
         detected = ~missed_frames(num_frames, rng, noise) & (conf > 0).any(axis=1)
         keypoints = np.concatenate([xy, conf[..., None]], -1)
         people.append(dict(truth=truth, height_px=height_px, keypoints=keypoints, detected=detected))

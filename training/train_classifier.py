@@ -42,7 +42,7 @@ from posebeam.training.baseline import fit_and_score_clips
 from posebeam.training.classifier_inputs import ClipInputs
 from posebeam.training.datasets import ClipSample, load_clips
 from posebeam.training.progress import Progress
-from posebeam.training.splits import split_by_group
+from posebeam.training.splits import split_by_video
 from posebeam.transforms.clip_inputs import CardSpec
 
 log = logging.getLogger(__name__)
@@ -85,16 +85,6 @@ def clip_inputs(spec: CardSpec, name: str, data: str, samples: Sequence[ClipSamp
 
 def device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
-def _split(
-    samples: list[ClipSample], fraction: float, seed: int
-) -> tuple[list[ClipSample], list[ClipSample]]:
-    """The clips of a random ``fraction`` of the videos apart from the others: (others, apart)."""
-    apart = split_by_group([s.video_id for s in samples], fraction, seed)
-    return [s for s, a in zip(samples, apart, strict=True) if not a], [
-        s for s, a in zip(samples, apart, strict=True) if a
-    ]
 
 
 INFERENCE_VIEWS = (1, True)
@@ -210,13 +200,13 @@ def train(
     rng = np.random.default_rng(config.seed)
     samples, classes = load_clips(data, data, exclude=config.exclude)
     if test_data is None:
-        train_set, test_set = _split(samples, config.test_fraction, config.seed)
+        train_set, test_set = split_by_video(samples, config.test_fraction, config.seed)
     else:
         train_set = samples
         test_set, _ = load_clips(test_data, test_data, classes=classes, exclude=config.exclude)
     inputs = clip_inputs(spec, config.architecture, data, samples)
     if validation_data is None:
-        train_set, validation = _split(train_set, config.validation_fraction, config.seed + 1)
+        train_set, validation = split_by_video(train_set, config.validation_fraction, config.seed + 1)
         validation_inputs = inputs
     else:
         validation, _ = load_clips(validation_data, validation_data, classes=classes, exclude=config.exclude)

@@ -52,7 +52,7 @@ from posebeam.training.segmenter_inputs import (
     labelled_frames,
     tcn_loss,
 )
-from posebeam.training.splits import split_by_group
+from posebeam.training.splits import split_by_video
 from posebeam.training.train_classifier import device
 from posebeam.transforms.frame_heatmaps import SegmenterSpec
 
@@ -93,16 +93,6 @@ def segmenter_inputs(spec: SegmenterSpec, name: str, data: str) -> SegmenterInpu
     """The training inputs the registry names for architecture ``name``."""
     inputs_class: type[SegmenterInputs] = load_object(architecture(name).training_inputs)
     return inputs_class.for_samples(spec, data, [])
-
-
-def split_tracks(
-    sequences: list[FrameSequence], fraction: float, seed: int
-) -> tuple[list[FrameSequence], list[FrameSequence]]:
-    """The tracks of a random ``fraction`` of the videos apart from the others: (others, apart)."""
-    apart = split_by_group([s.video_id for s in sequences], fraction, seed)
-    return [s for s, a in zip(sequences, apart, strict=True) if not a], [
-        s for s, a in zip(sequences, apart, strict=True) if a
-    ]
 
 
 def fit_frames(
@@ -230,7 +220,7 @@ def train(
     rng = np.random.default_rng(config.seed)
     sequences, classes = load_frame_sequences(data, data)
     if test_data is None:
-        train_set, test_set = split_tracks(sequences, config.test_fraction, config.seed)
+        train_set, test_set = split_by_video(sequences, config.test_fraction, config.seed)
     else:
         train_set = sequences
         test_set, _ = load_frame_sequences(test_data, test_data, classes=classes)
