@@ -23,10 +23,14 @@ from torch import Tensor
 
 from posebeam.models.checkpoints import load_checkpoint
 from posebeam.models.registry import SEGMENTER, architecture
-from posebeam.models.segmenter import HeatmapSegmenter, encode_chunks, heatmap_segmenter
+from posebeam.models.segmenter import HeatmapSegmenter, TemporalSegmenter, encode_chunks, heatmap_segmenter
 from posebeam.transforms.frame_heatmaps import SegmenterSpec, heatmap_chunks
 
 DEFAULT_CHUNK_FRAMES = 256
+
+SHIPPED_SEGMENTER = Path(__file__).with_name("weights") / "segmenter_heatmap_mstcn_mocap.safetensors"
+"""The heatmap CNN + MS-TCN++ trained on ``posebeam synth --kind sequences`` that ``posebeam run`` uses
+by default."""
 
 
 def window_starts(num_frames: int, window: int) -> list[int]:
@@ -37,7 +41,7 @@ def window_starts(num_frames: int, window: int) -> list[int]:
 
 
 @torch.no_grad()
-def segment_features(model: HeatmapSegmenter, features: Tensor, window: int) -> Tensor:
+def segment_features(model: TemporalSegmenter, features: Tensor, window: int) -> Tensor:
     """Class probabilities ``(C, T)`` of MS-TCN++'s last stage for ``(D, T)`` features, in windows of
     ``window`` frames beyond that length (module doc); the model must be in eval mode."""
     num_frames = features.shape[1]

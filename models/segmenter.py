@@ -49,7 +49,19 @@ class FrameEncoder(nn.Module):
         return self.blocks(x).mean(dim=(2, 3))
 
 
-class HeatmapSegmenter(nn.Module):
+class TemporalSegmenter(nn.Module):
+    """A segmenter's temporal part: MS-TCN++ ``tcn`` over per-frame features, all that the temporal
+    training step and the windowed inference (:mod:`posebeam.models.segment_track`) use."""
+
+    tcn: MSTCNPlusPlus
+
+    def temporal(self, features: Tensor, mask: Tensor | None = None) -> Tensor:
+        """MS-TCN++ on ``(N, D, T)`` features: every stage's logits ``(stages, N, C, T)``."""
+        logits: Tensor = self.tcn(features, mask)
+        return logits
+
+
+class HeatmapSegmenter(TemporalSegmenter):
     """Per-frame encoder + per-frame head (the baseline) + MS-TCN++ over the frames' features."""
 
     def __init__(
@@ -69,7 +81,7 @@ class HeatmapSegmenter(nn.Module):
         self.encoder = FrameEncoder(in_channels, widths)
         self.frame_dropout = nn.Dropout(dropout)
         self.frame_head = nn.Linear(feature_dim, num_classes)
-        self.tcn: MSTCNPlusPlus = ms_tcn_pp(
+        self.tcn = ms_tcn_pp(
             feature_dim, num_classes, num_layers_pg, num_layers_r, num_r, num_f_maps, dropout
         )
 
@@ -81,11 +93,6 @@ class HeatmapSegmenter(nn.Module):
     def frame_logits(self, features: Tensor) -> Tensor:
         """The per-frame baseline's logits ``(..., classes)`` from ``(..., D)`` features."""
         logits: Tensor = self.frame_head(self.frame_dropout(features))
-        return logits
-
-    def temporal(self, features: Tensor, mask: Tensor | None = None) -> Tensor:
-        """MS-TCN++ on ``(N, D, T)`` features: every stage's logits ``(stages, N, C, T)``."""
-        logits: Tensor = self.tcn(features, mask)
         return logits
 
     def forward(self, heatmaps: Tensor, mask: Tensor | None = None) -> Tensor:

@@ -42,7 +42,7 @@ from posebeam.models.registry import architecture, load_object
 from posebeam.models.rgbpose import fuse_test_scores
 from posebeam.pipeline.clips import ClassifyConfig, ClipKey, PersonClip, person_clips
 from posebeam.pipeline.extract import METRICS_NAMESPACE
-from posebeam.pipeline.stage_failures import ModelStageFailures, StageFailure
+from posebeam.pipeline.stage_failures import ModelStageFailures, StageFailure, batch_failures
 from posebeam.storage.video import READ_ERRORS, VideoReader, frames_at
 from posebeam.transforms.clip_inputs import CardSpec, ClipSpec, eval_views
 from posebeam.transforms.rgb_inputs import RGBPoseSpec, rgb_positions, rgbpose_inputs
@@ -278,23 +278,12 @@ class ClassifyClips(beam.PTransform):
         rows = results | "ToRows" >> beam.ParDo(_ToRows(self._classes, self._model_name)).with_outputs(
             FAILED_TAG, main="rows"
         )
-        raised = errors.failed_inferences | "FailedBatches" >> beam.FlatMap(_batch_failures)
+        raised = errors.failed_inferences | "FailedBatches" >> beam.FlatMap(batch_failures)
         failures = (rows[FAILED_TAG], raised) | "ClassifyFailures" >> beam.Flatten()
         return {
             "clip_predictions": rows["rows"],
             "failures": failures | "FailureRows" >> ModelStageFailures("classify", self._videos),
         }
-
-
-def _batch_failures(
-    failed: tuple[Sequence[tuple[ClipKey, Any]], tuple[type, str, list[str]]],
-) -> list[StageFailure]:
-    """A batch whose inference raised (Beam's dead letter: the batch, and the exception's class,
-    repr and traceback lines): one failure per clip, with the exception's text."""
-    batch, (error_class, error_repr, trace) = failed
-    last = trace[-1].strip() if trace else error_repr
-    text = last.split(": ", 1)[1] if ": " in last else error_repr
-    return [StageFailure(key[0], error_class.__name__, text) for key, _ in batch]
 
 
 class _ToRows(beam.DoFn):

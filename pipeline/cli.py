@@ -24,7 +24,8 @@ from typing import NoReturn
 from posebeam.models.allocator import keep_freed_memory
 from posebeam.models.classifier import SHIPPED_CLASSIFIER
 from posebeam.models.pose_backend import BackendUnavailable
-from posebeam.pipeline.options import add_classifier_arguments, add_extract_arguments
+from posebeam.models.segment_track import SHIPPED_SEGMENTER
+from posebeam.pipeline.options import add_classifier_arguments, add_extract_arguments, add_segmenter_arguments
 from posebeam.pipeline.segment_command import (
     add_evaluate_segmenter_arguments,
     add_train_segmenter_arguments,
@@ -70,7 +71,9 @@ def _parser() -> argparse.ArgumentParser:
         "run",
         help="the full pipeline: extract, then the trained models (shipped ones by default)",
         description="Everything extract does, then ClassifyClips writes OUTPUT/clip_predictions with "
-        "the shipped Pose-SlowOnly (or --classifier WEIGHTS; 'none' skips it).",
+        "the shipped Pose-SlowOnly (or --classifier WEIGHTS; 'none' skips it) and SegmentActions "
+        "writes OUTPUT/frame_labels and OUTPUT/segments with the shipped heatmap MS-TCN++ segmenter "
+        "(or --segmenter WEIGHTS; 'none' skips it).",
     )
     run.add_argument(
         "input", metavar="INPUT", help="folder, glob, or text file of video URIs (local or gs://)"
@@ -78,6 +81,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("output", metavar="OUTPUT", help="output folder (local or gs://)")
     add_extract_arguments(run)
     add_classifier_arguments(run, default=str(SHIPPED_CLASSIFIER))
+    add_segmenter_arguments(run, default=str(SHIPPED_SEGMENTER))
     synth = commands.add_parser(
         "synth",
         help="generate synthetic keypoint videos with action, segment and phase labels",

@@ -38,8 +38,20 @@ class PersonClip(NamedTuple):
     frame_index: np.ndarray
 
 
-def person_clips(table: pa.Table, config: ClassifyConfig) -> Iterator[tuple[ClipKey, PersonClip]]:
-    """Sliding windows over each person's rows of one video's ``keypoints`` table."""
+class PersonRows(NamedTuple):
+    """One person's rows of a video's keypoints table, sorted by frame: ``frame_index`` ``(N,)``,
+    ``timestamp_s`` ``(N,)``, ``keypoints`` ``(N, 17, 2)`` pixels and ``scores`` ``(N, 17)``."""
+
+    video_id: str
+    person_id: int
+    frame_index: np.ndarray
+    timestamp_s: np.ndarray
+    keypoints: np.ndarray
+    scores: np.ndarray
+
+
+def person_rows(table: pa.Table) -> Iterator[PersonRows]:
+    """Each tracked person's rows of one video's ``keypoints`` table, in person order."""
     if table.num_rows == 0:
         return
     video_id = table.column("video_id")[0].as_py()
@@ -50,15 +62,23 @@ def person_clips(table: pa.Table, config: ClassifyConfig) -> Iterator[tuple[Clip
     for person_id in np.unique(person):
         rows = np.flatnonzero(person == person_id)
         rows = rows[np.argsort(frame[rows], kind="stable")]
-        t = seconds[rows]
+        kept = triplets[rows]
+        yield PersonRows(video_id, int(person_id), frame[rows], seconds[rows], kept[..., :2], kept[..., 2])
+
+
+def person_clips(table: pa.Table, config: ClassifyConfig) -> Iterator[tuple[ClipKey, PersonClip]]:
+    """Sliding windows over each person's rows of one video's ``keypoints`` table."""
+    for person in person_rows(table):
+        t = person.timestamp_s
         start = t[0]
         while True:
-            inside = rows[(t >= start) & (t < start + config.window_s)]
+            inside = np.flatnonzero((t >= start) & (t < start + config.window_s))
             if len(inside) >= config.min_frames:
-                key = (video_id, int(person_id), int(frame[inside[0]]), int(frame[inside[-1]]) + 1,
-                       float(seconds[inside[0]]), float(seconds[inside[-1]]))  # fmt: skip
-                xy, score = triplets[inside, :, :2].copy(), triplets[inside, :, 2].copy()
-                yield key, PersonClip(xy, score, frame[inside])
+                first, last = inside[0], inside[-1]
+                key = (person.video_id, person.person_id, int(person.frame_index[first]),
+                       int(person.frame_index[last]) + 1, float(t[first]), float(t[last]))  # fmt: skip
+                clip = PersonClip(person.keypoints[inside], person.scores[inside], person.frame_index[inside])
+                yield key, clip
             if start + config.window_s >= t[-1]:
                 break
             start += config.stride_s

@@ -10,10 +10,12 @@ from __future__ import annotations
 import argparse
 import os
 from dataclasses import dataclass
+from typing import TypeGuard
 
 from posebeam.models.pose_backend import BACKENDS
 from posebeam.pipeline.clips import ClassifyConfig
 from posebeam.pipeline.pose_stage import ExtractConfig
+from posebeam.pipeline.segment import SegmentConfig
 from posebeam.pipeline.usage import UsageError, frame_side, positive_float, positive_int
 
 DEFAULT_BACKEND = "movenet"
@@ -75,14 +77,24 @@ def add_classifier_arguments(parser: argparse.ArgumentParser, default: str | Non
     )  # fmt: skip
 
 
+def add_segmenter_arguments(parser: argparse.ArgumentParser, default: str | None) -> None:
+    """Options of the ``SegmentActions`` stage (``posebeam run``)."""
+    parser.add_argument(
+        "--segmenter", default=default,
+        help="segmenter weights (.safetensors with its model card) for frame_labels and segments; "
+        "'none' skips the stage (default: %(default)s)",
+    )  # fmt: skip
+
+
 def module_parser() -> argparse.ArgumentParser:
     """``--input`` and ``--output`` plus every job option, for module and Flex-template launches
-    (no classifier unless ``--classifier`` names one)."""
+    (no model stage unless ``--classifier`` or ``--segmenter`` names one)."""
     parser = argparse.ArgumentParser(prog="python -m posebeam.pipeline.run")
     parser.add_argument("--input", required=True, help="folder, glob or text file of video URIs")
     parser.add_argument("--output", required=True, help="output folder for the Parquet tables")
     add_extract_arguments(parser)
     add_classifier_arguments(parser, default=None)
+    add_segmenter_arguments(parser, default=None)
     return parser
 
 
@@ -94,31 +106,41 @@ class JobConfig:
     output: str
     extract: ExtractConfig
     classify: ClassifyConfig | None
+    segment: SegmentConfig | None = None
 
 
-def check_classifier(weights: str) -> None:
-    """Open and verify a classifier checkpoint on the launcher, before any worker starts: hash,
-    card, architecture and tensor shapes. Any problem is a one-line :class:`UsageError`."""
+def check_model(weights: str | None, role: str) -> TypeGuard[str]:
+    """Whether a model stage runs: ``weights`` None or 'none' skips it. Otherwise the checkpoint is
+    opened and verified on the launcher, before any worker starts (hash, card, architecture and
+    tensor shapes); any problem is a one-line :class:`UsageError`."""
     from posebeam.models.checkpoints import UnsafeCheckpoint
     from posebeam.models.classifier import load_classifier
+    from posebeam.models.segment_track import load_segmenter
 
+    if not weights or weights == "none":
+        return False
+    if not os.path.isfile(weights):
+        raise UsageError(f"{role} weights {weights} do not exist")
     try:
-        load_classifier(weights)
+        (load_classifier if role == "classifier" else load_segmenter)(weights)
     except UnsafeCheckpoint as err:
-        raise UsageError(f"refusing the classifier: {err}") from None
+        raise UsageError(f"refusing the {role}: {err}") from None
     except (KeyError, RuntimeError, TypeError, ValueError) as err:  # unknown architecture, shapes
         reason = str(err).splitlines()[0] if str(err) else type(err).__name__
-        raise UsageError(f"the classifier {weights} does not match its model card: {reason}") from None
+        raise UsageError(f"the {role} {weights} does not match its model card: {reason}") from None
+    return True
 
 
 def _classify_config(args: argparse.Namespace) -> ClassifyConfig | None:
     weights = getattr(args, "classifier", None)  # ``extract`` has no model stages
-    if not weights or weights == "none":
+    if not check_model(weights, "classifier"):
         return None
-    if not os.path.isfile(weights):
-        raise UsageError(f"classifier weights {weights} do not exist")
-    check_classifier(weights)
     return ClassifyConfig(weights=weights, window_s=args.clip_window_s, stride_s=args.clip_stride_s)
+
+
+def _segment_config(args: argparse.Namespace) -> SegmentConfig | None:
+    weights = getattr(args, "segmenter", None)
+    return SegmentConfig(weights=weights) if check_model(weights, "segmenter") else None
 
 
 def job_config(args: argparse.Namespace) -> JobConfig:
@@ -139,4 +161,4 @@ def job_config(args: argparse.Namespace) -> JobConfig:
         batch_size=args.batch_size,
         resume=args.resume,
     )
-    return JobConfig(args.input, args.output, extract, _classify_config(args))
+    return JobConfig(args.input, args.output, extract, _classify_config(args), _segment_config(args))

@@ -33,6 +33,7 @@ from posebeam.pipeline.inputs import MatchedInputs, input_patterns, match_inputs
 from posebeam.pipeline.options import JobConfig, job_config, module_parser
 from posebeam.pipeline.pose_stage import ExtractConfig
 from posebeam.pipeline.results_cache import cache_root
+from posebeam.pipeline.segment import SegmentActions, SegmentConfig
 from posebeam.pipeline.usage import check_output_folder
 from posebeam.pipeline.write_tables import WriteTables
 from posebeam.schemas.records import failure_row
@@ -55,6 +56,7 @@ def build(
     config: ExtractConfig,
     run_id: str,
     classify: ClassifyConfig | None = None,
+    segment: SegmentConfig | None = None,
 ) -> dict[str, beam.PCollection]:
     """Wire the extract job into ``p``; returns the table PCollections before writing."""
     files = (
@@ -74,6 +76,10 @@ def build(
         classified = poses["keypoints"] | "ClassifyClips" >> ClassifyClips(classify, videos=tables["videos"])
         tables["clip_predictions"] = classified["clip_predictions"]
         failures.append(classified["failures"])
+    if segment is not None:
+        segmented = poses["keypoints"] | "SegmentActions" >> SegmentActions(segment, videos=tables["videos"])
+        tables["frame_labels"], tables["segments"] = segmented["frame_labels"], segmented["segments"]
+        failures.append(segmented["failures"])
     tables["failures"] = failures | "AllFailures" >> beam.Flatten()
     _ = tables | "WriteTables" >> WriteTables(output, run_id)
     return tables
@@ -97,7 +103,7 @@ def run(
     log.info("extracting poses from %d inputs with %s on %s", len(inputs), config.backend, standard.runner)
     p = test_pipeline or beam.Pipeline(options=options)
     run_id = time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
-    build(p, inputs, job.output, config, run_id, job.classify)
+    build(p, inputs, job.output, config, run_id, job.classify, job.segment)
     result = p.run()
     result.wait_until_finish()
     return result

@@ -12,6 +12,7 @@ later stage lost part of its output.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import apache_beam as beam
@@ -62,6 +63,18 @@ def _row(item: tuple[str, tuple[int, tuple[str, str]]], stage: str, uris: Any) -
     uri = min((uris[video_id] if uris is not None else []) or [video_id])
     row = failure_row(uri, stage, reason, video_id, message=message)
     return {**row, "error_type": error_type}
+
+
+def batch_failures(
+    failed: tuple[Sequence[tuple[Any, Any]], tuple[type, str, list[str]]],
+) -> list[StageFailure]:
+    """A batch whose inference raised (Beam's dead letter: the batch, and the exception's class,
+    repr and traceback lines): one failure per element, whose key's first field is its video id,
+    with the exception's text."""
+    batch, (error_class, error_repr, trace) = failed
+    last = trace[-1].strip() if trace else error_repr
+    text = last.split(": ", 1)[1] if ": " in last else error_repr
+    return [StageFailure(key[0], error_class.__name__, text) for key, _ in batch]
 
 
 class ModelStageFailures(beam.PTransform):

@@ -58,7 +58,8 @@ EXTRACT = "posebeam.pipeline.extract.DecodeAndEstimatePosesFn"
 pose stage's counts (``posebeam synth`` writes the same columns for its generated videos)."""
 KEYPOINTS_WRITER = "posebeam.schemas.records.keypoints_table"
 PREDICTION_WRITER = "posebeam.pipeline.classify.prediction_row"
-SEGMENTER = "(not written yet: the action segmentation stage)"
+FRAME_LABEL_WRITER = "posebeam.pipeline.segment.frame_label_rows"
+SEGMENT_WRITER = "posebeam.pipeline.segment.segment_rows"
 ALIGNER = "(not written yet: the temporal alignment stage)"
 PX = "pixels of the decoded frame, display orientation (x right, y down)"
 
@@ -155,24 +156,32 @@ CLIP_PREDICTIONS = table_schema(
 FRAME_LABELS = table_schema(
     "frame_labels",
     [
-        Column("video_id", pa.string(), "32 hex digits", SEGMENTER, "the video", nullable=False),
-        Column("person_id", pa.int32(), "track id", SEGMENTER, "the person", nullable=False),
-        Column("frame_index", pa.int32(), "frame number", SEGMENTER, "the frame", nullable=False),
-        Column("label", pa.string(), "class name", SEGMENTER, "the action at this frame"),
-        Column("score", pa.float32(), "probability", SEGMENTER, "its probability"),
-        Column("model", pa.string(), "architecture@sha256 prefix", SEGMENTER, "the segmenter"),
+        Column("video_id", pa.string(), "32 hex digits", FRAME_LABEL_WRITER, "the video", nullable=False),
+        Column("person_id", pa.int32(), "track id", FRAME_LABEL_WRITER, "the person", nullable=False),
+        Column("frame_index", pa.int32(), "frame number", FRAME_LABEL_WRITER,
+               "a frame of the person's keypoints rows", nullable=False),
+        Column("label", pa.string(), "class name", FRAME_LABEL_WRITER, "the action at this frame"),
+        Column("score", pa.float32(), "probability", FRAME_LABEL_WRITER,
+               "the segmenter's probability of that label at this frame"),
+        Column("model", pa.string(), "architecture@sha256 prefix", FRAME_LABEL_WRITER, "the segmenter"),
     ],
 )  # fmt: skip
 
 SEGMENTS = table_schema(
     "segments",
     [
-        Column("video_id", pa.string(), "32 hex digits", SEGMENTER, "the video", nullable=False),
-        Column("person_id", pa.int32(), "track id", SEGMENTER, "the person", nullable=False),
-        Column("start_frame", pa.int32(), "frame number", SEGMENTER, "first frame of the segment"),
-        Column("end_frame", pa.int32(), "frame number, exclusive", SEGMENTER, "one past its last frame"),
-        Column("label", pa.string(), "class name", SEGMENTER, "the segment's action"),
-        Column("model", pa.string(), "architecture@sha256 prefix", SEGMENTER, "the segmenter"),
+        Column("video_id", pa.string(), "32 hex digits", SEGMENT_WRITER, "the video", nullable=False),
+        Column("person_id", pa.int32(), "track id", SEGMENT_WRITER, "the person", nullable=False),
+        Column("start_frame", pa.int32(), "frame number", SEGMENT_WRITER, "first frame of the segment"),
+        Column("end_frame", pa.int32(), "frame number, exclusive", SEGMENT_WRITER,
+               "one past its last frame: the next segment's first frame, or one past the track's last"),
+        Column("start_s", pa.float64(), "seconds", SEGMENT_WRITER, "time of its first frame"),
+        Column("end_s", pa.float64(), "seconds, exclusive", SEGMENT_WRITER,
+               "time of end_frame (the next segment's start, or one frame after the track's end)"),
+        Column("label", pa.string(), "class name", SEGMENT_WRITER, "the segment's action"),
+        Column("score", pa.float32(), "probability", SEGMENT_WRITER,
+               "mean probability of the label over the segment's frames"),
+        Column("model", pa.string(), "architecture@sha256 prefix", SEGMENT_WRITER, "the segmenter"),
     ],
 )  # fmt: skip
 

@@ -58,3 +58,29 @@ def rgbpose_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
     card = {"architecture": "rgbpose_conv3d", "classes": RGBPOSE_CLASSES, "layout": COCO17.name}
     save_checkpoint(model.state_dict(), weights, {**card, "clip": RGBPoseSpec(rgb_size=64).to_card()})
     return weights
+
+
+SEGMENTER_TINY_FLAGS = [
+    "--epochs-frames",
+    "1",
+    "--epochs-tcn",
+    "1",
+    "--heatmap-size",
+    "16",
+    "--feature-dim",
+    "32",
+]
+SEGMENTER_TINY_FLAGS += ["--frame-batch-size", "32", "--augmented-copies", "0", "--tcn-window", "64"]
+
+
+@pytest.fixture(scope="session")
+def tiny_segmenter(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """(tables, weights): 12 mocap sequence videos of 10 s and a segmenter trained 1 + 1 epochs."""
+    from posebeam.pipeline.cli import main
+
+    root = tmp_path_factory.mktemp("segmenter")
+    data = root / "data"
+    synth = ["synth", str(data), "--motion", "mocap", "--kind", "sequences", "--videos", "12"]
+    assert main([*synth, "--duration", "10", "--seed", "3"]) == 0
+    assert main(["train", "segmenter", str(data), str(root / "model"), *SEGMENTER_TINY_FLAGS]) == 0
+    return data, root / "model" / "heatmap_mstcn.safetensors"

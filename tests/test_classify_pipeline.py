@@ -16,6 +16,7 @@ from conftest import BEAM_TEST_OPTIONS
 
 from posebeam.models.checkpoints import card_path
 from posebeam.models.classifier import SHIPPED_CLASSIFIER
+from posebeam.models.segment_track import SHIPPED_SEGMENTER
 from posebeam.pipeline.classify import ClassifyClips, ClassifyConfig, PoseClassifierHandler, clip_windows
 from posebeam.pipeline.cli import main
 from posebeam.schemas.records import keypoints_table
@@ -120,10 +121,16 @@ def test_posebeam_run_on_rendered_synthetic_videos_with_the_default_models(tmp_p
     data = tmp_path / "synth"
     assert main(["synth", str(data), "--videos", "4", "--seed", "2", "--kind", "sequences", "--render"]) == 0
     out = tmp_path / "out"
-    assert main(["run", str(data / "videos_rgb"), str(out)]) == 0  # MoveNet, shipped classifier
+    assert main(["run", str(data / "videos_rgb"), str(out)]) == 0  # MoveNet, shipped classifier and segmenter
     videos = pd.read_parquet(out / "videos")
     predictions = pd.read_parquet(out / "clip_predictions")
     assert len(videos) == 4 and (videos.frames_decoded == 450).all()
     assert len(predictions) > 0 and predictions.model.str.startswith("pose_slowonly@").all()
     shipped_classes = json.loads(card_path(SHIPPED_CLASSIFIER).read_text())["classes"]
     assert set(predictions.label) <= set(shipped_classes)
+    labels, segments = pd.read_parquet(out / "frame_labels"), pd.read_parquet(out / "segments")
+    tracks = pd.read_parquet(out / "keypoints").groupby(["video_id", "person_id"]).size()
+    assert len(labels) == tracks[tracks >= 8].sum() > 0  # every row of the tracks of 8 rows or more
+    assert labels.model.str.startswith("heatmap_mstcn@").all() and len(segments) >= 4
+    segmenter_classes = json.loads(card_path(SHIPPED_SEGMENTER).read_text())["classes"]
+    assert set(labels.label) | set(segments.label) <= set(segmenter_classes)

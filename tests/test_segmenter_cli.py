@@ -23,19 +23,12 @@ from posebeam.pipeline.segment import SegmentConfig, SegmenterHandler, Track
 from posebeam.training.datasets import load_frame_sequences
 
 SCORES = ("accuracy", "edit", "f1@10", "f1@25", "f1@50")
-TINY_FLAGS = ["--epochs-frames", "1", "--epochs-tcn", "1", "--heatmap-size", "16", "--feature-dim", "32"]
-TINY_FLAGS += ["--frame-batch-size", "32", "--augmented-copies", "0", "--tcn-window", "64"]
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """(tables, weights): 12 mocap sequence videos of 10 s and a segmenter trained 1 + 1 epochs."""
-    root = tmp_path_factory.mktemp("segmenter")
-    data = root / "data"
-    synth = ["synth", str(data), "--motion", "mocap", "--kind", "sequences", "--videos", "12"]
-    assert main([*synth, "--duration", "10", "--seed", "3"]) == 0
-    assert main(["train", "segmenter", str(data), str(root / "model"), *TINY_FLAGS]) == 0
-    return data, root / "model" / "heatmap_mstcn.safetensors"
+def trained(tiny_segmenter: tuple[Path, Path]) -> tuple[Path, Path]:
+    """(tables, weights) of the session's tiny segmenter (conftest)."""
+    return tiny_segmenter
 
 
 def test_training_writes_a_verified_card_with_both_models_held_out_scores(

@@ -119,6 +119,14 @@ def load_tracks(keypoints: str | pa.Table, videos: str | pa.Table | None = None)
     return Tracks(frames_of, kp_of, num_frames)
 
 
+def frame_rate(source: str) -> float | None:
+    """The median frame rate of ``source``'s ``videos`` table; None without one (or without rates)."""
+    if not os.path.isdir(os.path.join(source, "videos")) and "://" not in source:
+        return None
+    rates = [r for r in read_source(source, "videos").column("fps").to_pylist() if r]
+    return float(np.median(rates)) if rates else None
+
+
 def read_labels(source: str | pa.Table, table: str) -> pd.DataFrame:
     """A label table with its columns checked and typed (``table`` names one of :data:`LABEL_TABLES`)."""
     schema = LABEL_TABLES[table]

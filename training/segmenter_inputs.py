@@ -26,7 +26,7 @@ import torch
 from torch import Tensor, nn
 
 from posebeam.models.ms_tcn import IGNORE_INDEX, padding_mask, segmentation_loss
-from posebeam.models.segmenter import HeatmapSegmenter, encode_chunks
+from posebeam.models.segmenter import HeatmapSegmenter, TemporalSegmenter, encode_chunks
 from posebeam.training.datasets import FrameSequence
 from posebeam.transforms.clip_inputs import CardSpec
 from posebeam.transforms.frame_heatmaps import (
@@ -136,15 +136,16 @@ class SegmenterInputs:
         labels = torch.tensor([view.labels[t] for view, t in batch], device=device)
         return nn.functional.cross_entropy(model.frame_logits(model.encode(frames)), labels)
 
-    def features(self, model: HeatmapSegmenter, view: TrackView, chunk_frames: int) -> Tensor:
+    def features(self, model: TemporalSegmenter, view: TrackView, chunk_frames: int) -> Tensor:
         """``(D, T)`` features of a view by the model's encoder, as it is (eval mode for step b)."""
+        assert isinstance(model, HeatmapSegmenter)
         chunks = heatmap_chunks(
             view.keypoints, view.scores, self.spec, chunk_frames, boxes=view.boxes, flip=view.flip
         )
         return encode_chunks(model, chunks)
 
 
-def tcn_loss(model: HeatmapSegmenter, batch: Sequence[tuple[Tensor, np.ndarray]]) -> Tensor:
+def tcn_loss(model: TemporalSegmenter, batch: Sequence[tuple[Tensor, np.ndarray]]) -> Tensor:
     """MS-TCN++'s loss on a batch of ``((D, T_i) features, (T_i,) labels)``, zero-padded to the
     longest and masked (step b)."""
     lengths = [len(labels) for _, labels in batch]

@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -40,9 +40,9 @@ from posebeam.models.segment_track import (
     segment_features,
     track_features,
 )
-from posebeam.models.segmenter import HeatmapSegmenter, heatmap_segmenter, parameter_count
+from posebeam.models.segmenter import HeatmapSegmenter, TemporalSegmenter, heatmap_segmenter, parameter_count
 from posebeam.schemas.layouts import COCO17
-from posebeam.training.datasets import FrameSequence, load_frame_sequences
+from posebeam.training.datasets import FrameSequence, frame_rate, load_frame_sequences
 from posebeam.training.progress import Progress
 from posebeam.training.segmenter_inputs import (
     SegmenterInputs,
@@ -126,7 +126,7 @@ def fit_frames(
 
 
 def sequence_features(
-    model: HeatmapSegmenter, inputs: SegmenterInputs, train_set: Sequence[FrameSequence],
+    model: TemporalSegmenter, inputs: SegmenterInputs, train_set: Sequence[FrameSequence],
     config: SegmenterConfig, rng: np.random.Generator,
 ) -> list[tuple[Tensor, np.ndarray]]:  # fmt: skip
     """Step (b)'s data, computed once by the frozen encoder: ``((D, T) features, (T,) labels)`` of
@@ -148,7 +148,7 @@ def sequence_features(
 
 
 def fit_tcn(
-    model: HeatmapSegmenter, items: list[tuple[Tensor, np.ndarray]], config: SegmenterConfig,
+    model: TemporalSegmenter, items: list[tuple[Tensor, np.ndarray]], config: SegmenterConfig,
     rng: np.random.Generator,
 ) -> None:  # fmt: skip
     """Step (b): ``epochs_tcn`` epochs of MS-TCN++ over shuffled batches of feature sequences."""
@@ -219,6 +219,7 @@ def train(
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     sequences, classes = load_frame_sequences(data, data)
+    spec = replace(spec, fps=frame_rate(data) or spec.fps)  # tracks are resampled to it at inference
     if test_data is None:
         train_set, test_set = split_by_video(sequences, config.test_fraction, config.seed)
     else:

@@ -42,7 +42,8 @@ class SegmenterSpec(CardSpec):
     frames of the running median that smooths the crop box (odd). ``box_padding``: the box side grows
     by this fraction. ``base_width``, ``feature_dim``: encoder widths (base, 2·base, 4·base, D).
     ``num_layers_pg``, ``num_layers_r``, ``num_r``, ``num_f_maps``: MS-TCN++'s. ``tcn_window``:
-    tracks longer than this many frames are segmented in windows of it, half-overlapping.
+    tracks longer than this many frames are segmented in windows of it, half-overlapping. ``fps``:
+    the frame rate of the training tracks; tracks are resampled to it before segmentation.
     """
 
     heatmap_size: int = 32
@@ -56,6 +57,7 @@ class SegmenterSpec(CardSpec):
     num_r: int = 3
     num_f_maps: int = 64
     tcn_window: int = 512
+    fps: float = 15.0
 
     def __post_init__(self) -> None:
         if self.heatmap_size < MIN_HEATMAP_SIZE:
@@ -64,6 +66,8 @@ class SegmenterSpec(CardSpec):
             raise ValueError(f"box window must be an odd number of frames, got {self.box_window}")
         if self.tcn_window < 2:
             raise ValueError(f"TCN window must be at least 2 frames, got {self.tcn_window}")
+        if not self.fps > 0:
+            raise ValueError(f"the frame rate must be positive, got {self.fps}")
 
     @property
     def num_channels(self) -> int:

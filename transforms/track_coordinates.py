@@ -1,0 +1,67 @@
+"""Per-frame joint coordinates of one track, normalised by its smoothed crop box: the input of the
+coordinate baseline the heatmap segmenter is compared with (``benchmarks/segmenter_dropout.py``).
+
+A track is ``keypoints`` ``(T, 17, 2)`` (x, y in frame pixels, COCO-17) and ``scores`` ``(T, 17)``
+(0 = missing), as :mod:`posebeam.transforms.frame_heatmaps` takes it. Each frame's joints are
+expressed in the frame's crop box (left, top, side), the same box the heatmaps are drawn in
+(:func:`~posebeam.transforms.frame_heatmaps.track_boxes`: running median over time, padded):
+
+    u = (x − (left + side / 2)) / side,   v = (y − (top + side / 2)) / side
+
+so a joint inside the box lies in [−½, ½]. A frame is 17 × 3 values, joint by joint
+``(u, v, score)`` in COCO-17 order: float32 ``(T, 51)``. A joint the renderer would not draw
+(score below ``eps`` or a coordinate not finite) reads ``0, 0, 0``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from posebeam.schemas.layouts import COCO17
+from posebeam.transforms.frame_heatmaps import SegmenterSpec, track_boxes
+from posebeam.transforms.heatmaps import EPS
+
+VALUES_PER_JOINT = 3
+"""``(u, v, score)``."""
+
+
+def box_coordinates(
+    keypoints: np.ndarray,
+    scores: np.ndarray,
+    boxes: np.ndarray,
+    *,
+    flip_index: Sequence[int] | None = None,
+    eps: float = EPS,
+) -> np.ndarray:
+    """float32 ``(T, K·3)``: each joint's ``(u, v, score)`` in its frame's box (module doc).
+
+    ``keypoints`` ``(T, K, 2)`` pixels, ``scores`` ``(T, K)``, ``boxes`` ``(T, 3)`` (left, top, side in
+    pixels). Missing joints (score < ``eps`` or non-finite coordinates) give zeros. ``flip_index``
+    (a joint permutation, e.g. ``COCO17.flip_index()``) mirrors the track about each box's vertical
+    centre line: u → −u and joint k takes the values of joint ``flip_index[k]``.
+    """
+    xy = np.asarray(keypoints, dtype=np.float64)
+    score = np.asarray(scores, dtype=np.float64)
+    boxes = np.asarray(boxes, dtype=np.float64)
+    side = boxes[:, None, 2:3]
+    centre = boxes[:, None, :2] + side / 2
+    present = (score >= eps) & np.isfinite(xy).all(axis=-1)
+    uv = np.where(present[..., None], (np.nan_to_num(xy) - centre) / side, 0.0)
+    values = np.concatenate([uv, np.where(present, score, 0.0)[..., None]], axis=-1)
+    if flip_index is not None:
+        values = values[:, list(flip_index)] * np.array([-1.0, 1.0, 1.0])
+    return values.reshape(len(values), -1).astype(np.float32)
+
+
+def track_coordinates(
+    keypoints: np.ndarray, scores: np.ndarray, spec: SegmenterSpec | None = None
+) -> np.ndarray:
+    """float32 ``(T, 51)`` box-normalised coordinates of a whole COCO-17 track, in the boxes its
+    heatmaps would use (:func:`track_boxes` with ``spec``'s ``box_window`` and ``box_padding``)."""
+    spec = spec or SegmenterSpec()
+    if np.shape(keypoints)[1:] != (COCO17.num_joints, 2):
+        raise ValueError(f"keypoints must be (T, {COCO17.num_joints}, 2), got {np.shape(keypoints)}")
+    boxes = track_boxes(keypoints, scores, window=spec.box_window, padding=spec.box_padding)
+    return box_coordinates(keypoints, scores, boxes)
