@@ -7,6 +7,8 @@
 4. Model stage: the shipped classifier's handler on that keypoints table's clips (views rendered
    and classified, batch by batch), against the pose stage's time for the same frames
    (the goal: the model stages cost less than the pose stage).
+5. Segmenter stage: the shipped segmenter's handler on every track of that keypoints table
+   (resampled, heatmaps, encoder, MS-TCN++), against the pose stage's time (goal: ≤ 0.1×).
 
     python benchmarks/extract.py [--frames 400] [--max-side 768]
 """
@@ -22,9 +24,11 @@ import av
 
 from posebeam.models.classifier import SHIPPED_CLASSIFIER
 from posebeam.models.pose_backend import create_backend
+from posebeam.models.segment_track import SHIPPED_SEGMENTER
 from posebeam.pipeline.classify import ClassifyConfig, PoseClassifierHandler, clip_windows
 from posebeam.pipeline.options import DEFAULT_BACKEND
 from posebeam.pipeline.run import launch, summarise
+from posebeam.pipeline.segment import SegmentConfig, SegmenterHandler, person_tracks
 from posebeam.schemas.tables import NUM_KEYPOINT_VALUES
 from posebeam.storage.parquet_tables import read_table
 from posebeam.storage.sample import cache_dir, fetch_sample
@@ -60,6 +64,20 @@ def model_stage_seconds(output: Path) -> tuple[float, int]:
     return time.perf_counter() - start, len(clips)
 
 
+def segmenter_stage_seconds(output: Path) -> tuple[float, int]:
+    """Seconds the shipped segmenter's handler takes over every track of ``output``'s keypoints
+    (cutting and resampling the tracks included)."""
+    config = SegmentConfig(weights=str(SHIPPED_SEGMENTER))
+    handler = SegmenterHandler(config)
+    model = handler.load_model()
+    start = time.perf_counter()
+    table = read_table(str(output), "keypoints")
+    tracks = [track for _, track in person_tracks(table, handler.spec.fps, config.min_rows)]
+    for track in tracks:
+        list(handler.run_inference([track], model))
+    return time.perf_counter() - start, len(tracks)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -90,6 +108,7 @@ def main() -> None:
     per_person_frame = parquet_bytes / max(summary.person_frames, 1)
 
     model_s, num_clips = model_stage_seconds(work / "out")
+    segmenter_s, num_tracks = segmenter_stage_seconds(work / "out")
     pose_s = len(frames) / alone_fps
 
     print(f"frames: {len(frames)}, persons found by the pose stage alone: {persons}")
@@ -102,6 +121,10 @@ def main() -> None:
     print(
         f"model stage:           {model_s:7.2f} s for {num_clips} clips of the shipped classifier"
         f" = {model_s / pose_s:.2f}x the pose stage's {pose_s:.1f} s"
+    )
+    print(
+        f"segmenter stage:       {segmenter_s:7.2f} s for {num_tracks} tracks of the shipped segmenter"
+        f" = {segmenter_s / pose_s:.3f}x the pose stage's {pose_s:.1f} s"
     )
 
 

@@ -15,6 +15,13 @@ With the defaults (F = 64, 11 / 10 / 3 layers and stages) the model has 64·D + 
 parameters. Module and parameter names are the reference's (``PG``, ``Rs``, ``conv_dilated_1``, ...),
 so a state dict saved by the reference code loads as it is.
 
+Multi-stage fusion (posebeam's, for Hyder et al.'s RGB fusion; off by default). With ``fused_dim``
+R > 0 the input's last R channels are side features (e.g. per-frame RGB features) rather than
+input for the first stage: they are concatenated with the input of each stage in ``fused_stages``
+(0: the prediction generation stage, whose input is then the D − R main features plus them; k ≥ 1:
+refinement stage k, whose 1×1 conv then takes the C class probabilities plus R). Stages not listed
+never see them. Each fused stage has R·F more parameters in its input conv.
+
 Padding. The reference trains one video per batch and never masks inside the network. Given a
 ``mask``, :class:`MSTCNPlusPlus` zeroes padded frames before every temporal convolution and before
 each refinement stage (as MS-TCN does, github.com/yabufarha/ms-tcn, and also after the input 1×1
@@ -108,7 +115,8 @@ class Refinement(nn.Module):
 
 
 class MSTCNPlusPlus(nn.Module):
-    """MS-TCN++: a prediction generation stage then refinement stages (``Rs``), no shared weights."""
+    """MS-TCN++: a prediction generation stage then refinement stages (``Rs``), no shared weights;
+    optionally side features fused into chosen stages (module doc)."""
 
     def __init__(
         self,
@@ -119,12 +127,23 @@ class MSTCNPlusPlus(nn.Module):
         num_r: int = 3,
         num_f_maps: int = 64,
         dropout: float = 0.5,
+        fused_dim: int = 0,
+        fused_stages: Sequence[int] = (),
     ) -> None:
         super().__init__()
+        if fused_dim and (not fused_stages or not set(fused_stages) <= set(range(num_r + 1))):
+            raise ValueError(f"fused stages must be among 0..{num_r}, got {list(fused_stages)}")
+        if not 0 <= fused_dim < in_dim:
+            raise ValueError(f"fused_dim must be in [0, {in_dim}), got {fused_dim}")
         self.num_classes = num_classes
-        self.PG = PredictionGeneration(num_layers_pg, num_f_maps, in_dim, num_classes, dropout)
+        self.fused_dim = fused_dim
+        self.fused_stages = frozenset(fused_stages) if fused_dim else frozenset()
+        side = [fused_dim if k in self.fused_stages else 0 for k in range(num_r + 1)]
+        main_dim = in_dim - fused_dim + side[0]
+        self.PG = PredictionGeneration(num_layers_pg, num_f_maps, main_dim, num_classes, dropout)
         self.Rs = nn.ModuleList(
-            Refinement(num_layers_r, num_f_maps, num_classes, num_classes, dropout) for _ in range(num_r)
+            Refinement(num_layers_r, num_f_maps, num_classes + side[k], num_classes, dropout)
+            for k in range(1, num_r + 1)
         )
 
     def forward(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
@@ -135,10 +154,15 @@ class MSTCNPlusPlus(nn.Module):
         prediction is the argmax over classes of the last stage.
         """
         frames = None if mask is None else mask[:, 0:1, :].to(x.dtype)
-        out = self.PG(x, frames)
+        main, side = (x[:, : x.shape[1] - self.fused_dim], x[:, x.shape[1] - self.fused_dim :])
+
+        def stage_input(k: int, first: Tensor) -> Tensor:
+            return torch.cat([first, side], dim=1) if k in self.fused_stages else first
+
+        out = self.PG(stage_input(0, main) if self.fused_dim else x, frames)
         outputs = [out]
-        for refine in self.Rs:
-            out = refine(_masked(F.softmax(out, dim=1), frames), frames)
+        for k, refine in enumerate(self.Rs, 1):
+            out = refine(stage_input(k, _masked(F.softmax(out, dim=1), frames)), frames)
             outputs.append(out)
         return torch.stack(outputs)
 
@@ -151,10 +175,15 @@ def ms_tcn_pp(
     num_r: int = 3,
     num_f_maps: int = 64,
     dropout: float = 0.5,
+    fused_dim: int = 0,
+    fused_stages: Sequence[int] = (),
 ) -> MSTCNPlusPlus:
     """MS-TCN++ with the reference's training settings (train.sh: 11 / 10 / 3, 64 maps): 4 stages,
-    64·D + 858,176 + 452·C parameters for ``in_dim`` D and ``num_classes`` C."""
-    return MSTCNPlusPlus(in_dim, num_classes, num_layers_pg, num_layers_r, num_r, num_f_maps, dropout)
+    64·D + 858,176 + 452·C parameters for ``in_dim`` D and ``num_classes`` C; with ``fused_dim`` R,
+    64·R more per fused refinement stage (``fused_stages``, module doc)."""
+    return MSTCNPlusPlus(
+        in_dim, num_classes, num_layers_pg, num_layers_r, num_r, num_f_maps, dropout, fused_dim, fused_stages
+    )
 
 
 def padding_mask(lengths: Sequence[int] | Tensor, num_frames: int | None = None) -> Tensor:

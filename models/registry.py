@@ -28,11 +28,13 @@ from torch import nn
 
 from posebeam.models.c3d import pose_c3d
 from posebeam.models.resnet3d_slowonly import pose_slowonly
+from posebeam.models.rgb_segmenter import RGBHeatmapSegmenter
 from posebeam.models.rgbpose import rgbpose_conv3d
 from posebeam.models.segmenter import heatmap_segmenter
 from posebeam.models.x3d import pose_x3d
 from posebeam.transforms.clip_inputs import CardSpec, ClipSpec
 from posebeam.transforms.frame_heatmaps import SegmenterSpec
+from posebeam.transforms.rgb_crops import RGBSegmenterSpec
 from posebeam.transforms.rgb_inputs import RGBPoseSpec
 
 CLASSIFIER = "classifier"
@@ -107,6 +109,15 @@ ARCHITECTURES: dict[str, Architecture] = {
             SegmenterSpec, MSTCN_ADAM,
             "posebeam.training.segmenter_inputs:SegmenterInputs",
             "posebeam.pipeline.segment:SegmenterHandler",
+        ),
+        Architecture(
+            "rgb_heatmap_mstcn", SEGMENTER,
+            "heatmap_mstcn plus a per-frame CNN on the person's RGB crops, its features fused into "
+            "chosen MS-TCN++ stages (re-reads each track's frames from its video)",
+            lambda classes, channels: RGBHeatmapSegmenter(classes, RGBSegmenterSpec()),
+            RGBSegmenterSpec, MSTCN_ADAM,
+            "posebeam.training.rgb_segmenter_inputs:RGBSegmenterInputs",
+            "posebeam.pipeline.segment:RGBSegmenterHandler",
         ),
     )
 }  # fmt: skip

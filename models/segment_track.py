@@ -23,8 +23,10 @@ from torch import Tensor
 
 from posebeam.models.checkpoints import load_checkpoint
 from posebeam.models.registry import SEGMENTER, architecture
+from posebeam.models.rgb_segmenter import RGBHeatmapSegmenter, encode_rgb_crops
 from posebeam.models.segmenter import HeatmapSegmenter, TemporalSegmenter, encode_chunks, heatmap_segmenter
 from posebeam.transforms.frame_heatmaps import SegmenterSpec, heatmap_chunks
+from posebeam.transforms.rgb_crops import RGBSegmenterSpec
 
 DEFAULT_CHUNK_FRAMES = 256
 
@@ -59,16 +61,35 @@ def segment_features(model: TemporalSegmenter, features: Tensor, window: int) ->
     return out
 
 
+def build_segmenter(num_classes: int, spec: SegmenterSpec) -> HeatmapSegmenter:
+    """The untrained segmenter ``spec`` describes: with an RGB stream for an :class:`RGBSegmenterSpec`."""
+    if isinstance(spec, RGBSegmenterSpec):
+        return RGBHeatmapSegmenter(num_classes, spec)
+    return heatmap_segmenter(num_classes, spec)
+
+
 def track_features(
     model: HeatmapSegmenter,
     keypoints: np.ndarray,
     scores: np.ndarray,
     spec: SegmenterSpec,
     chunk_frames: int = DEFAULT_CHUNK_FRAMES,
+    rgb_crops: np.ndarray | None = None,
+    *,
+    boxes: np.ndarray | None = None,
+    flip: bool = False,
 ) -> Tensor:
-    """``(D, T)`` encoder features of a track (``(T, 17, 2)`` pixels, ``(T, 17)`` scores)."""
+    """``(D, T)`` encoder features of a track (``(T, 17, 2)`` pixels, ``(T, 17)`` scores), in its
+    ``boxes`` (default: the spec's smoothed boxes), mirrored if ``flip``. A model with an RGB
+    stream also takes the track's ``rgb_crops`` ``(T, s, s, 3)`` and gives ``(D + R, T)``."""
     model.eval()
-    return encode_chunks(model, heatmap_chunks(keypoints, scores, spec, chunk_frames))
+    chunks = heatmap_chunks(keypoints, scores, spec, chunk_frames, boxes=boxes, flip=flip)
+    features = encode_chunks(model, chunks)
+    if not isinstance(model, RGBHeatmapSegmenter):
+        return features
+    if rgb_crops is None or len(rgb_crops) != features.shape[1]:
+        raise ValueError("a segmenter with an RGB stream needs one RGB crop per frame of the track")
+    return torch.cat([features, encode_rgb_crops(model, rgb_crops, chunk_frames, flip)])
 
 
 def segment_track(
@@ -77,6 +98,7 @@ def segment_track(
     scores: np.ndarray,
     spec: SegmenterSpec,
     chunk_frames: int = DEFAULT_CHUNK_FRAMES,
+    rgb_crops: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Frame labels ``(T,)`` (class indices) and their probabilities ``(T,)`` for one track.
 
@@ -84,7 +106,7 @@ def segment_track(
     (a frame without the person: all 0). Puts ``model`` in eval mode. The result does not depend on
     ``chunk_frames``, which only bounds memory.
     """
-    features = track_features(model, keypoints, scores, spec, chunk_frames)
+    features = track_features(model, keypoints, scores, spec, chunk_frames, rgb_crops)
     if features.shape[1] == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.float32)
     probabilities = segment_features(model, features, spec.tcn_window)
@@ -110,6 +132,6 @@ def load_segmenter(
     if entry.family != SEGMENTER or not issubclass(entry.spec, SegmenterSpec):
         raise ValueError(f"{weights} holds a {entry.family} ({name}), not a {SEGMENTER}")
     spec = entry.spec.from_card(card["clip"])
-    model = heatmap_segmenter(len(card["classes"]), spec)
+    model = build_segmenter(len(card["classes"]), spec)
     model.load_state_dict(state)
     return model.to(torch.device(device)).eval(), spec, card

@@ -17,7 +17,9 @@ the track from its first to one past its last frame. A batch whose inference rai
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any, ClassVar, NamedTuple, cast
 
@@ -25,20 +27,27 @@ import apache_beam as beam
 import numpy as np
 import pyarrow as pa
 import torch
+from apache_beam.io.filesystems import FileSystems
 from apache_beam.ml.inference.base import KeyedModelHandler, ModelHandler, PredictionResult, RunInference
 
 from posebeam.models.allocator import keep_freed_memory
 from posebeam.models.checkpoints import verify_checkpoint
 from posebeam.models.metrics import label_segments
+from posebeam.models.registry import architecture, load_object
 from posebeam.models.segment_track import DEFAULT_CHUNK_FRAMES, load_segmenter, segment_track
 from posebeam.models.segmenter import HeatmapSegmenter
 from posebeam.pipeline.clips import person_rows
 from posebeam.pipeline.extract import METRICS_NAMESPACE
-from posebeam.pipeline.stage_failures import ModelStageFailures, batch_failures
-from posebeam.transforms.frame_heatmaps import SegmenterSpec
+from posebeam.pipeline.stage_failures import ModelStageFailures, StageFailure, batch_failures
+from posebeam.storage.video import READ_ERRORS, VideoReader
+from posebeam.transforms.frame_heatmaps import SegmenterSpec, track_boxes
+from posebeam.transforms.rgb_crops import RGBSegmenterSpec, track_crops
 from posebeam.transforms.track_resampling import resample_track
 
 SEGMENTS_TAG = "segments"
+FAILED_TAG = "failed"
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -55,10 +64,13 @@ class SegmentConfig:
 
 class Track(NamedTuple):
     """One person's track: ``keypoints`` ``(T, 17, 2)`` pixels and ``scores`` ``(T, 17)``, dense over
-    its frames (a frame without the person: scores 0)."""
+    its frames (a frame without the person: scores 0). For handlers that re-read frames: the video
+    frame of each of its frames, ``source_frame`` ``(T,)`` (−1: none), and its video's ``uri``."""
 
     keypoints: np.ndarray
     scores: np.ndarray
+    source_frame: np.ndarray | None = None
+    uri: str | None = None
 
 
 class FrameLabels(NamedTuple):
@@ -87,13 +99,18 @@ class SegmenterHandler(ModelHandler[Track, PredictionResult, HeatmapSegmenter]):
         self.classes = list(card["classes"])
         return model
 
+    @property
+    def spec(self) -> SegmenterSpec:
+        """The loaded checkpoint's spec (after :meth:`load_model`)."""
+        assert self._spec is not None, "load_model() reads the spec"
+        return self._spec
+
     def run_inference(
         self, batch: Sequence[Track], model: HeatmapSegmenter, inference_args: dict[str, Any] | None = None
     ) -> Iterable[PredictionResult]:
-        assert self._spec is not None, "load_model() reads the spec"
         for track in batch:
             labels, scores = segment_track(
-                model, track.keypoints, track.scores, self._spec, chunk_frames=self._config.chunk_frames
+                model, track.keypoints, track.scores, self.spec, chunk_frames=self._config.chunk_frames
             )
             yield PredictionResult(track, FrameLabels(labels, scores), self._config.weights)
 
@@ -105,6 +122,56 @@ class SegmenterHandler(ModelHandler[Track, PredictionResult, HeatmapSegmenter]):
 
     def get_metrics_namespace(self) -> str:
         return "posebeam_segmenter"
+
+
+class TrackSkipped(NamedTuple):
+    """The result of a track the model stage could not segment, and why."""
+
+    error_type: str
+    reason: str
+
+
+class RGBSegmenterHandler(SegmenterHandler):
+    """Segmenters with an RGB stream: each track's frames are re-read from its video (frames never
+    cross a shuffle), cut to the track's boxes as they stream past (only the crops are kept), then
+    segmented. Each video is opened once per batch. A track whose video cannot be re-read gets a
+    :class:`TrackSkipped` result, which :class:`SegmentActions` turns into a ``failures`` row."""
+
+    spec_type = RGBSegmenterSpec
+    reads_frames: ClassVar[bool] = True
+
+    def run_inference(
+        self, batch: Sequence[Track], model: HeatmapSegmenter, inference_args: dict[str, Any] | None = None
+    ) -> Iterable[PredictionResult]:
+        readers: dict[str, VideoReader] = {}
+        with ExitStack() as stack:
+            for track in batch:
+                assert track.uri is not None, "SegmentActions gives this handler's tracks their video's URI"
+                try:
+                    if track.uri not in readers:
+                        handle = stack.enter_context(FileSystems.open(track.uri))
+                        readers[track.uri] = stack.enter_context(VideoReader(handle))
+                    crops = self._crops(readers[track.uri], track)
+                except READ_ERRORS as err:
+                    log.warning("cannot re-read the frames of a track of %s: %s", track.uri, err)
+                    reason = f"its frames cannot be re-read from {track.uri}: {err}"
+                    yield PredictionResult(
+                        track, TrackSkipped(type(err).__name__, reason), self._config.weights
+                    )
+                    continue
+                labels, scores = segment_track(
+                    model, track.keypoints, track.scores, self.spec, self._config.chunk_frames, crops
+                )
+                yield PredictionResult(track, FrameLabels(labels, scores), self._config.weights)
+
+    def _crops(self, reader: VideoReader, track: Track) -> np.ndarray:
+        spec = self.spec
+        assert isinstance(spec, RGBSegmenterSpec) and track.source_frame is not None
+        boxes = track_boxes(track.keypoints, track.scores, window=spec.box_window, padding=spec.box_padding)
+        present = track.source_frame[track.source_frame >= 0]
+        start_s = float(present.min()) / reader.info.fps if len(present) and reader.info.fps else None
+        frames = ((frame.index, frame.rgb) for frame in reader.frames(start_s=start_s))
+        return track_crops(frames, track.source_frame, boxes, spec.rgb_size)
 
 
 class TrackKey(NamedTuple):
@@ -129,7 +196,17 @@ def person_tracks(table: pa.Table, fps: float, min_rows: int) -> Iterator[tuple[
             seconds = (person.frame_index - person.frame_index[0]) / fps
         track = resample_track(seconds, person.keypoints, person.scores, fps)
         key = TrackKey(person.video_id, person.person_id, person.frame_index, seconds, track.grid_index)
-        yield key, Track(track.keypoints, track.scores)
+        source = np.where(track.source_row >= 0, person.frame_index[track.source_row], -1)
+        yield key, Track(track.keypoints, track.scores, source)
+
+
+def tracks_with_uris(
+    table: pa.Table, fps: float, min_rows: int, uris: dict[str, list[str]]
+) -> Iterator[tuple[TrackKey, Track]]:
+    """:func:`person_tracks` with the URI of their video (the first, sorted, of identical files)."""
+    for key, track in person_tracks(table, fps, min_rows):
+        candidates = list(uris[key.video_id])
+        yield key, track._replace(uri=min(candidates) if candidates else None)
 
 
 def frame_label_rows(
@@ -175,6 +252,10 @@ class _ToRows(beam.DoFn):
 
     def process(self, item: tuple[TrackKey, PredictionResult]) -> Iterator[Any]:
         key, result = item
+        if isinstance(result.inference, TrackSkipped):
+            failure = StageFailure(key.video_id, result.inference.error_type, result.inference.reason)
+            yield beam.pvalue.TaggedOutput(FAILED_TAG, failure)
+            return
         labels = cast(FrameLabels, result.inference)
         frames = frame_label_rows(key, labels, self._classes, self._model)
         segments = segment_rows(key, labels, self._classes, self._model)
@@ -195,20 +276,31 @@ class SegmentActions(beam.PTransform):
         card = verify_checkpoint(config.weights)
         self._classes: list[str] = list(card["classes"])
         self._model_name = f"{card['architecture']}@{card['sha256'][:12]}"
-        self._fps = SegmenterSpec.from_card(card["clip"]).fps
+        entry = architecture(card["architecture"])
+        spec = entry.spec.from_card(card["clip"])
+        assert isinstance(spec, SegmenterSpec), f"{config.weights} is not a segmenter"
+        self._fps = spec.fps
+        self._handler: type[SegmenterHandler] = load_object(entry.inference_handler)
+        if self._handler.reads_frames and videos is None:
+            raise ValueError(f"{config.weights} re-reads video frames: SegmentActions needs the videos table")
         self._videos = videos
 
     def expand(self, keypoints: beam.PCollection) -> dict[str, beam.PCollection]:
-        config = self._config
-        tracks = keypoints | "CutTracks" >> beam.FlatMap(person_tracks, self._fps, config.min_rows)
-        results, errors = (
-            tracks
-            | "Segment" >> RunInference(KeyedModelHandler(SegmenterHandler(config))).with_exception_handling()
-        )
+        config, fps = self._config, self._fps
+        if self._videos is not None and self._handler.reads_frames:
+            uris = beam.pvalue.AsMultiMap(
+                self._videos | "VideoUris" >> beam.Map(lambda r: (r["video_id"], r["uri"]))
+            )
+            tracks = keypoints | "CutTracks" >> beam.FlatMap(tracks_with_uris, fps, config.min_rows, uris)
+        else:
+            tracks = keypoints | "CutTracks" >> beam.FlatMap(person_tracks, fps, config.min_rows)
+        handler: KeyedModelHandler = KeyedModelHandler(self._handler(config))
+        results, errors = tracks | "Segment" >> RunInference(handler).with_exception_handling()
         rows = results | "ToRows" >> beam.ParDo(_ToRows(self._classes, self._model_name)).with_outputs(
-            SEGMENTS_TAG, main="frame_labels"
+            SEGMENTS_TAG, FAILED_TAG, main="frame_labels"
         )
-        failures = errors.failed_inferences | "FailedBatches" >> beam.FlatMap(batch_failures)
+        raised = errors.failed_inferences | "FailedBatches" >> beam.FlatMap(batch_failures)
+        failures = (rows[FAILED_TAG], raised) | "SegmentFailures" >> beam.Flatten()
         return {
             "frame_labels": rows["frame_labels"],
             "segments": rows[SEGMENTS_TAG],

@@ -76,6 +76,20 @@ def add_train_segmenter_arguments(parser: argparse.ArgumentParser) -> None:
         spec, "--tcn-window", positive_int, "longer tracks are segmented in windows of this many frames "
         "(default: 512)", dests,
     )  # fmt: skip
+    rgb = "rgb_heatmap_mstcn only: "
+    spec_flag(spec, "--rgb-size", positive_int, rgb + "side of the person's RGB crops (default: 32)", dests)
+    spec_flag(spec, "--rgb-dim", positive_int, rgb + "RGB features per frame (default: 64)", dests)
+    spec_flag(
+        spec, "--rgb-stages", _stages, rgb + "MS-TCN++ stages the RGB features enter, comma-separated: "
+        "0 the first, k refinement stage k (default: 0)", dests,
+    )  # fmt: skip
+
+
+def _stages(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected stage numbers such as 0,3, got {text!r}") from None
 
 
 def run_train_segmenter(args: argparse.Namespace) -> str:

@@ -288,3 +288,38 @@ def test_mismatched_lengths_are_refused() -> None:
         segmentation_scores(list("AAB"), list("AA"))
     with pytest.raises(ValueError, match="videos"):
         segmentation_scores([list("AA"), list("B")], [list("AA")])
+
+
+@pytest.mark.parametrize("stages", [(0,), (2,), (0, 1, 3)])
+def test_fused_side_features_add_64_r_parameters_per_fused_stage(stages: tuple[int, ...]) -> None:
+    pose_dim, side_dim, classes = 128, 48, 7
+    model = ms_tcn_pp(pose_dim + side_dim, classes, fused_dim=side_dim, fused_stages=stages)
+    expected = 64 * pose_dim + 858_176 + 452 * classes + 64 * side_dim * len(stages)
+    assert sum(p.numel() for p in model.parameters()) == expected
+
+
+def test_fusing_into_the_first_stage_only_is_plain_ms_tcn_on_all_features() -> None:
+    torch.manual_seed(0)
+    plain = ms_tcn_pp(12, 4, num_layers_pg=3, num_layers_r=2, num_r=2).eval()
+    fused = ms_tcn_pp(12, 4, num_layers_pg=3, num_layers_r=2, num_r=2, fused_dim=5, fused_stages=(0,)).eval()
+    fused.load_state_dict(plain.state_dict())
+    x = torch.randn(2, 12, 30)
+    assert torch.equal(plain(x), fused(x))
+
+
+def test_side_features_reach_only_the_fused_stages() -> None:
+    torch.manual_seed(0)
+    model = ms_tcn_pp(10, 3, num_layers_pg=3, num_layers_r=2, num_r=3, fused_dim=4, fused_stages=(2,)).eval()
+    x = torch.randn(1, 10, 25)
+    changed = x.clone()
+    changed[:, 6:] += 1.0  # only the side features
+    a, b = model(x), model(changed)
+    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])  # PG and refinement 1 do not see them
+    assert not torch.allclose(a[2], b[2])
+
+
+def test_fused_stages_are_checked() -> None:
+    with pytest.raises(ValueError, match=r"among 0\.\.3"):
+        ms_tcn_pp(20, 3, fused_dim=4, fused_stages=(4,))
+    with pytest.raises(ValueError, match="fused_dim"):
+        ms_tcn_pp(20, 3, fused_dim=20, fused_stages=(0,))

@@ -191,8 +191,8 @@ def test_segmenter_forward_gives_every_stages_logits_per_frame() -> None:
     assert out.shape == (2, 2, 5, 12)  # (stages, N, C, T)
 
 
-def test_registry_has_one_segmenter_and_the_classifiers_unchanged() -> None:
-    assert architectures(SEGMENTER) == ["heatmap_mstcn"]
+def test_registry_has_the_two_segmenters_and_the_classifiers_unchanged() -> None:
+    assert architectures(SEGMENTER) == ["heatmap_mstcn", "rgb_heatmap_mstcn"]
     assert architectures(CLASSIFIER) == ["pose_c3d", "pose_slowonly", "pose_x3d", "rgbpose_conv3d"]
     entry = architecture("heatmap_mstcn")
     assert entry.spec is SegmenterSpec and entry.optimiser.lr(8) == 5e-4  # Adam: not scaled

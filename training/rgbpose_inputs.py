@@ -26,7 +26,7 @@ from posebeam.models.rgbpose import clip_averaged_softmax, fuse_test_scores
 from posebeam.storage.uris import exists, open_input
 from posebeam.storage.video import READ_ERRORS, FramesNotFound, VideoReader, frames_at
 from posebeam.training.classifier_inputs import Predictions, sample_labels
-from posebeam.training.datasets import ClipSample, read_source
+from posebeam.training.datasets import ClipSample, FrameSequence, read_source
 from posebeam.transforms.clip_inputs import CardSpec
 from posebeam.transforms.rgb_inputs import (
     RGBPoseSpec,
@@ -43,7 +43,7 @@ class TrainingVideoError(ValueError):
     """A labelled clip's video cannot be read; the message names the video."""
 
 
-def video_uris(data: str, samples: Sequence[ClipSample]) -> dict[str, str]:
+def video_uris(data: str, samples: Sequence[ClipSample | FrameSequence]) -> dict[str, str]:
     """``video_id → uri`` from ``data``'s ``videos`` table for the samples' videos (the first, sorted,
     of identical files); raises :class:`TrainingVideoError` for a video without a readable file."""
     table = read_source(data, "videos")

@@ -26,7 +26,8 @@ import torch
 from torch import Tensor, nn
 
 from posebeam.models.ms_tcn import IGNORE_INDEX, padding_mask, segmentation_loss
-from posebeam.models.segmenter import HeatmapSegmenter, TemporalSegmenter, encode_chunks
+from posebeam.models.segment_track import track_features
+from posebeam.models.segmenter import HeatmapSegmenter, TemporalSegmenter
 from posebeam.training.datasets import FrameSequence
 from posebeam.transforms.clip_inputs import CardSpec
 from posebeam.transforms.frame_heatmaps import (
@@ -34,7 +35,6 @@ from posebeam.transforms.frame_heatmaps import (
     SegmenterSpec,
     crop_heatmaps,
     drop_keypoints,
-    heatmap_chunks,
     track_boxes,
 )
 from posebeam.transforms.heatmaps import flip_heatmaps
@@ -54,14 +54,16 @@ class Augmentation:
 @dataclass(frozen=True)
 class TrackView:
     """A track as the encoder sees it: ``keypoints`` ``(T, 17, 2)`` pixels, ``scores`` ``(T, 17)``
-    (after dropout), crop ``boxes`` ``(T, 3)`` (left, top, side), mirrored or not, and the frame
-    ``labels`` ``(T,)`` (-1 = unlabelled)."""
+    (after dropout), crop ``boxes`` ``(T, 3)`` (left, top, side), mirrored or not, the frame
+    ``labels`` ``(T,)`` (-1 = unlabelled), and for models with an RGB stream its ``rgb`` crops
+    ``(T, s, s, 3)``."""
 
     keypoints: np.ndarray
     scores: np.ndarray
     boxes: np.ndarray
     flip: bool
     labels: np.ndarray
+    rgb: np.ndarray | None = None
 
 
 def _boxes(keypoints: np.ndarray, scores: np.ndarray, spec: SegmenterSpec) -> np.ndarray:
@@ -122,9 +124,17 @@ class SegmenterInputs:
             "augmentation": asdict(self.augmentation),
         }
 
+    def clean_view(self, sequence: FrameSequence) -> TrackView:
+        """The track as inference sees it."""
+        return clean_view(sequence, self.spec)
+
+    def augmented_view(self, sequence: FrameSequence, rng: np.random.Generator) -> TrackView:
+        """One random augmentation of the track."""
+        return augmented_view(sequence, self.spec, self.augmentation, rng)
+
     def views(self, sequences: Sequence[FrameSequence], rng: np.random.Generator) -> list[TrackView]:
         """One augmented view per track (drawn anew each epoch)."""
-        return [augmented_view(s, self.spec, self.augmentation, rng) for s in sequences]
+        return [self.augmented_view(s, rng) for s in sequences]
 
     def loss(
         self, model: nn.Module, batch: Sequence[tuple[TrackView, int]], rng: np.random.Generator
@@ -137,12 +147,18 @@ class SegmenterInputs:
         return nn.functional.cross_entropy(model.frame_logits(model.encode(frames)), labels)
 
     def features(self, model: TemporalSegmenter, view: TrackView, chunk_frames: int) -> Tensor:
-        """``(D, T)`` features of a view by the model's encoder, as it is (eval mode for step b)."""
+        """``(D, T)`` features of a view by the model's encoders, in eval mode."""
         assert isinstance(model, HeatmapSegmenter)
-        chunks = heatmap_chunks(
-            view.keypoints, view.scores, self.spec, chunk_frames, boxes=view.boxes, flip=view.flip
+        return track_features(
+            model,
+            view.keypoints,
+            view.scores,
+            self.spec,
+            chunk_frames,
+            view.rgb,
+            boxes=view.boxes,
+            flip=view.flip,
         )
-        return encode_chunks(model, chunks)
 
 
 def tcn_loss(model: TemporalSegmenter, batch: Sequence[tuple[Tensor, np.ndarray]]) -> Tensor:

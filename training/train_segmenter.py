@@ -35,20 +35,18 @@ from posebeam.models.metrics import segmentation_scores
 from posebeam.models.registry import architecture, load_object
 from posebeam.models.segment_track import (
     DEFAULT_CHUNK_FRAMES,
+    build_segmenter,
     frame_baseline,
     load_segmenter,
     segment_features,
-    track_features,
 )
-from posebeam.models.segmenter import HeatmapSegmenter, TemporalSegmenter, heatmap_segmenter, parameter_count
+from posebeam.models.segmenter import HeatmapSegmenter, TemporalSegmenter
 from posebeam.schemas.layouts import COCO17
 from posebeam.training.datasets import FrameSequence, frame_rate, load_frame_sequences
 from posebeam.training.progress import Progress
 from posebeam.training.segmenter_inputs import (
     SegmenterInputs,
     TrackView,
-    augmented_view,
-    clean_view,
     labelled_frames,
     tcn_loss,
 )
@@ -89,10 +87,13 @@ LOSS = {
 }
 
 
-def segmenter_inputs(spec: SegmenterSpec, name: str, data: str) -> SegmenterInputs:
-    """The training inputs the registry names for architecture ``name``."""
+def segmenter_inputs(
+    spec: SegmenterSpec, name: str, data: str, sequences: Sequence[FrameSequence]
+) -> SegmenterInputs:
+    """The training inputs the registry names for architecture ``name``, for ``sequences`` of
+    ``data`` (an RGB stream reads their crops from the videos once, here)."""
     inputs_class: type[SegmenterInputs] = load_object(architecture(name).training_inputs)
-    return inputs_class.for_samples(spec, data, [])
+    return inputs_class.for_samples(spec, data, sequences)
 
 
 def fit_frames(
@@ -103,7 +104,7 @@ def fit_frames(
     tracks, in shuffled batches; returns the frames per epoch."""
     params = [*model.encoder.parameters(), *model.frame_head.parameters()]
     optimiser = torch.optim.Adam(params, lr=config.frame_lr)
-    per_epoch = len(labelled_frames([clean_view(s, inputs.spec) for s in train_set]))
+    per_epoch = len(labelled_frames([inputs.clean_view(s) for s in train_set]))
     steps_per_epoch = per_epoch // config.frame_batch_size
     total = steps_per_epoch * config.epochs_frames
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=max(total, 1), eta_min=0.0)
@@ -135,11 +136,8 @@ def sequence_features(
     items = []
     started = time.monotonic()
     for number, sequence in enumerate(train_set, 1):
-        views: list[TrackView] = [clean_view(sequence, inputs.spec)]
-        views += [
-            augmented_view(sequence, inputs.spec, inputs.augmentation, rng)
-            for _ in range(config.augmented_copies)
-        ]
+        views: list[TrackView] = [inputs.clean_view(sequence)]
+        views += [inputs.augmented_view(sequence, rng) for _ in range(config.augmented_copies)]
         items += [(inputs.features(model, view, config.chunk_frames), view.labels) for view in views]
         if number % 50 == 0 or number == len(train_set):
             minutes = (time.monotonic() - started) / 60
@@ -169,7 +167,7 @@ def fit_tcn(
 
 
 def score_tracks(
-    model: HeatmapSegmenter, spec: SegmenterSpec, sequences: Sequence[FrameSequence], classes: list[str],
+    model: HeatmapSegmenter, inputs: SegmenterInputs, sequences: Sequence[FrameSequence], classes: list[str],
     chunk_frames: int = DEFAULT_CHUNK_FRAMES,
 ) -> dict[str, Any]:  # fmt: skip
     """Accuracy, edit and F1@{10,25,50} in percent of the model (top level) and of the per-frame
@@ -177,11 +175,11 @@ def score_tracks(
     Unlabelled frames are left out of both the truth and the predictions."""
     truth, predicted, baseline = [], [], []
     for sequence in sequences:
-        features = track_features(model, sequence.keypoints, sequence.scores, spec, chunk_frames)
         labelled = sequence.labels >= 0
         if not labelled.any():
             continue
-        labels = segment_features(model, features, spec.tcn_window).argmax(dim=0).cpu().numpy()
+        features = inputs.features(model, inputs.clean_view(sequence), chunk_frames)
+        labels = segment_features(model, features, inputs.spec.tcn_window).argmax(dim=0).cpu().numpy()
         names = np.asarray(classes, dtype=object)
         truth.append(names[sequence.labels[labelled]].tolist())
         predicted.append(names[labels[labelled]].tolist())
@@ -195,6 +193,13 @@ def score_tracks(
         "tracks": len(truth),
         "frames": frames,
     }
+
+
+def parameters_by_part(model: HeatmapSegmenter) -> dict[str, int]:
+    """Parameters of each of the model's parts (encoder, frame_head, tcn, ...) and in total."""
+    parts = {name: sum(p.numel() for p in child.parameters()) for name, child in model.named_children()}
+    parts = {name: count for name, count in parts.items() if count}
+    return {**parts, "total": sum(parts.values())}
 
 
 def _rounded(scores: dict[str, float]) -> dict[str, float]:
@@ -229,8 +234,8 @@ def train(
         raise ValueError(f"{len(train_set)} training and {len(test_set)} held-out tracks: need both")
     sizes = f"{len(train_set)} training and {len(test_set)} held-out tracks, {len(classes)} classes"
     print(sizes, flush=True)
-    inputs = segmenter_inputs(spec, config.architecture, data)
-    model = heatmap_segmenter(len(classes), spec).to(device())
+    inputs = segmenter_inputs(spec, config.architecture, data, [*train_set])
+    model = build_segmenter(len(classes), spec).to(device())
     minutes: dict[str, float] = {}
     mark = time.monotonic()
     frames_per_epoch = fit_frames(model, inputs, train_set, config, rng)
@@ -239,7 +244,8 @@ def train(
     minutes["features"], mark = (time.monotonic() - mark) / 60, time.monotonic()
     fit_tcn(model, items, config, rng)
     minutes["tcn"], mark = (time.monotonic() - mark) / 60, time.monotonic()
-    metrics = score_tracks(model, spec, test_set, classes, config.chunk_frames)
+    test_inputs = segmenter_inputs(spec, config.architecture, test_data or data, test_set)
+    metrics = score_tracks(model, test_inputs, test_set, classes, config.chunk_frames)
     minutes["evaluation"] = (time.monotonic() - mark) / 60
     metrics["majority_class_accuracy"] = majority_rate(test_set, train_set)
     lr = architecture(config.architecture).optimiser.lr(config.batch_size) if config.lr is None else config.lr
@@ -256,7 +262,7 @@ def train(
         "background": list(BACKGROUND),
         "layout": COCO17.name,
         "clip": spec.to_card(),
-        "parameters": parameter_count(len(classes), spec),
+        "parameters": parameters_by_part(model),
         "training": training,
         "metrics": {"held_out": metrics},
     }
@@ -269,4 +275,5 @@ def evaluate(weights: str, data: str, chunk_frames: int = DEFAULT_CHUNK_FRAMES) 
     classes, in its order)."""
     model, spec, card = load_segmenter(weights, device=str(device()))
     sequences, classes = load_frame_sequences(data, data, classes=card["classes"])
-    return score_tracks(model, spec, sequences, classes, chunk_frames)
+    inputs = segmenter_inputs(spec, card["architecture"], data, sequences)
+    return score_tracks(model, inputs, sequences, classes, chunk_frames)

@@ -19,11 +19,12 @@ import numpy as np
 
 class ResampledTrack(NamedTuple):
     """``keypoints`` ``(G, 17, 2)`` and ``scores`` ``(G, 17)`` on the grid; ``grid_index`` ``(N,)``:
-    each input row's grid point."""
+    each input row's grid point; ``source_row`` ``(G,)``: each grid point's row (−1: none)."""
 
     keypoints: np.ndarray
     scores: np.ndarray
     grid_index: np.ndarray
+    source_row: np.ndarray
 
 
 def resample_track(
@@ -49,4 +50,4 @@ def resample_track(
     out_keypoints[present] = keypoints[nearest[present]]
     out_scores[present] = scores[nearest[present]]
     grid_index = np.clip(np.floor(t * fps + 0.5).astype(np.int64), 0, num_grid - 1)  # nearest, halves up
-    return ResampledTrack(out_keypoints, out_scores, grid_index)
+    return ResampledTrack(out_keypoints, out_scores, grid_index, np.where(present, nearest, -1))
