@@ -22,6 +22,7 @@ import torch
 from torch import Tensor
 
 from posebeam.models.checkpoints import load_checkpoint
+from posebeam.models.metrics import with_temperature
 from posebeam.models.registry import SEGMENTER, architecture
 from posebeam.models.rgb_segmenter import RGBHeatmapSegmenter, encode_rgb_crops
 from posebeam.models.segmenter import HeatmapSegmenter, TemporalSegmenter, encode_chunks, heatmap_segmenter
@@ -99,19 +100,26 @@ def segment_track(
     spec: SegmenterSpec,
     chunk_frames: int = DEFAULT_CHUNK_FRAMES,
     rgb_crops: np.ndarray | None = None,
+    temperature: float = 1.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Frame labels ``(T,)`` (class indices) and their probabilities ``(T,)`` for one track.
 
     ``keypoints`` ``(T, 17, 2)`` in frame pixels, ``scores`` ``(T, 17)`` with 0 for a missing joint
     (a frame without the person: all 0). Puts ``model`` in eval mode. The result does not depend on
-    ``chunk_frames``, which only bounds memory.
+    ``chunk_frames``, which only bounds memory. ``temperature`` (the card's calibration) softens the
+    probabilities, not the labels.
     """
     features = track_features(model, keypoints, scores, spec, chunk_frames, rgb_crops)
     if features.shape[1] == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.float32)
-    probabilities = segment_features(model, features, spec.tcn_window)
-    best, labels = probabilities.max(dim=0)
-    return labels.cpu().numpy(), best.cpu().numpy()
+    probabilities = segment_features(model, features, spec.tcn_window).T.cpu().numpy()
+    probabilities = with_temperature(probabilities, temperature)
+    return probabilities.argmax(axis=1), probabilities.max(axis=1).astype(np.float32)
+
+
+def card_temperature(card: dict[str, Any]) -> float:
+    """The temperature fitted when the segmenter was trained (1: not calibrated)."""
+    return float(card.get("calibration", {}).get("temperature", 1.0))
 
 
 @torch.no_grad()

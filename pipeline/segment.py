@@ -34,7 +34,12 @@ from posebeam.models.allocator import keep_freed_memory
 from posebeam.models.checkpoints import verify_checkpoint
 from posebeam.models.metrics import label_segments
 from posebeam.models.registry import architecture, load_object
-from posebeam.models.segment_track import DEFAULT_CHUNK_FRAMES, load_segmenter, segment_track
+from posebeam.models.segment_track import (
+    DEFAULT_CHUNK_FRAMES,
+    card_temperature,
+    load_segmenter,
+    segment_track,
+)
 from posebeam.models.segmenter import HeatmapSegmenter
 from posebeam.pipeline.clips import person_rows
 from posebeam.pipeline.extract import METRICS_NAMESPACE
@@ -90,6 +95,7 @@ class SegmenterHandler(ModelHandler[Track, PredictionResult, HeatmapSegmenter]):
         super().__init__()
         self._config = config
         self._spec: SegmenterSpec | None = None
+        self._temperature = 1.0
         self.classes: list[str] = []
         self._device = "cuda" if torch.cuda.is_available() else "cpu"
 
@@ -97,6 +103,7 @@ class SegmenterHandler(ModelHandler[Track, PredictionResult, HeatmapSegmenter]):
         keep_freed_memory()  # once per worker process: see models/allocator.py
         model, self._spec, card = load_segmenter(self._config.weights, device=self._device)
         self.classes = list(card["classes"])
+        self._temperature = card_temperature(card)
         return model
 
     @property
@@ -110,8 +117,9 @@ class SegmenterHandler(ModelHandler[Track, PredictionResult, HeatmapSegmenter]):
     ) -> Iterable[PredictionResult]:
         for track in batch:
             labels, scores = segment_track(
-                model, track.keypoints, track.scores, self.spec, chunk_frames=self._config.chunk_frames
-            )
+                model, track.keypoints, track.scores, self.spec, self._config.chunk_frames,
+                temperature=self._temperature,
+            )  # fmt: skip
             yield PredictionResult(track, FrameLabels(labels, scores), self._config.weights)
 
     def batch_elements_kwargs(self) -> dict[str, int]:
@@ -160,8 +168,9 @@ class RGBSegmenterHandler(SegmenterHandler):
                     )
                     continue
                 labels, scores = segment_track(
-                    model, track.keypoints, track.scores, self.spec, self._config.chunk_frames, crops
-                )
+                    model, track.keypoints, track.scores, self.spec, self._config.chunk_frames, crops,
+                    self._temperature,
+                )  # fmt: skip
                 yield PredictionResult(track, FrameLabels(labels, scores), self._config.weights)
 
     def _crops(self, reader: VideoReader, track: Track) -> np.ndarray:

@@ -64,6 +64,11 @@ def add_train_segmenter_arguments(parser: argparse.ArgumentParser) -> None:
         help="frames rendered and encoded at a time (memory only; default: 256)",
     )  # fmt: skip
     add_held_out_arguments(parser, "tracks")
+    parser.add_argument(
+        "--validation-data", dest="validation_data", metavar="TABLES", default=None,
+        help="fit a temperature for the frame probabilities on these tables' tracks (e.g. posebeam synth "
+        "--motion mocap --split test with another seed: unseen captures); default: not calibrated",
+    )  # fmt: skip
     spec = parser.add_argument_group("segmenter spec (saved in the model card)")
     dests = SEGMENTER_SPEC_DESTS
     spec_flag(spec, "--heatmap-size", positive_int, "heatmap side in pixels (default: 32)", dests)
@@ -98,6 +103,8 @@ def run_train_segmenter(args: argparse.Namespace) -> str:
     _existing(args.data, "TABLES")
     if args.test_data is not None:
         _existing(args.test_data, "--test-data")
+    if args.validation_data is not None:
+        _existing(args.validation_data, "--validation-data")
     spec = spec_from_args(architecture(args.architecture).spec, args, SEGMENTER_SPEC_DESTS, args.architecture)
     assert isinstance(spec, SegmenterSpec), "segmenters take a SegmenterSpec"
     config = SegmenterConfig(
@@ -106,7 +113,7 @@ def run_train_segmenter(args: argparse.Namespace) -> str:
         lr=args.lr, augmented_copies=args.augmented_copies, test_fraction=args.test_fraction,
         seed=args.seed, chunk_frames=args.chunk_frames,
     )  # fmt: skip
-    card = train(args.data, args.output, config, spec, args.test_data)
+    card = train(args.data, args.output, config, spec, args.test_data, args.validation_data)
     return f"held-out {_summary(card['metrics']['held_out'])}; weights in {args.output}"
 
 

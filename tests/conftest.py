@@ -75,12 +75,14 @@ SEGMENTER_TINY_FLAGS += ["--frame-batch-size", "32", "--augmented-copies", "0", 
 
 @pytest.fixture(scope="session")
 def tiny_segmenter(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """(tables, weights): 12 mocap sequence videos of 10 s and a segmenter trained 1 + 1 epochs."""
+    """(tables, weights): 12 mocap sequence videos of 10 s and a segmenter trained 1 + 1 epochs,
+    its temperature fitted on the same tables."""
     from posebeam.pipeline.cli import main
 
     root = tmp_path_factory.mktemp("segmenter")
     data = root / "data"
     synth = ["synth", str(data), "--motion", "mocap", "--kind", "sequences", "--videos", "12"]
     assert main([*synth, "--duration", "10", "--seed", "3"]) == 0
-    assert main(["train", "segmenter", str(data), str(root / "model"), *SEGMENTER_TINY_FLAGS]) == 0
+    train = ["train", "segmenter", str(data), str(root / "model"), "--validation-data", str(data)]
+    assert main([*train, *SEGMENTER_TINY_FLAGS]) == 0
     return data, root / "model" / "heatmap_mstcn.safetensors"

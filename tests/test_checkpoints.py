@@ -88,3 +88,25 @@ def test_the_shipped_classifier_verifies() -> None:
     assert card["calibration"]["temperature"] > 0 and card["seen"] and card["not_seen"]
     metrics = card["metrics"]
     assert metrics["held_out"]["top1"] > metrics["baseline_logistic_regression_top1"] > metrics["chance"]
+
+
+def test_the_shipped_segmenter_verifies_and_beats_its_per_frame_baseline_by_a_wide_margin() -> None:
+    from posebeam.models.checkpoints import verify_checkpoint
+    from posebeam.models.segment_track import SHIPPED_SEGMENTER, load_segmenter
+
+    card = verify_checkpoint(SHIPPED_SEGMENTER)
+    assert (
+        card["architecture"] == "heatmap_mstcn"
+        and card["classes"]
+        == verify_checkpoint(SHIPPED_SEGMENTER.with_name("pose_slowonly_mocap.safetensors"))["classes"]
+    )
+    assert card["clip"]["fps"] == 15 and card["seen"] and card["not_seen"]
+    assert (
+        card["calibration"]["temperature"] > 1
+        and card["calibration"]["ece_calibrated"] < card["calibration"]["ece_raw"]
+    )
+    held_out = card["metrics"]["held_out"]
+    baseline = held_out["per_frame_baseline"]
+    assert held_out["edit"] > baseline["edit"] + 40 and held_out["f1@50"] > baseline["f1@50"] + 40
+    assert held_out["accuracy"] > baseline["accuracy"] > held_out["majority_class_accuracy"]
+    load_segmenter(SHIPPED_SEGMENTER)  # tensors match the card

@@ -37,7 +37,8 @@ def test_wheel_installs_only_under_the_posebeam_namespace(tmp_path: Path) -> Non
     for package in ("pipeline", "training", "synth", "storage", "transforms", "models", "schemas"):
         assert f"posebeam/{package}/__init__.py" in names
     for shipped in ("pose_slowonly_mocap.safetensors", "pose_slowonly_mocap.json", "movenet_multipose.onnx",
-                    "movenet_lightning.onnx"):  # fmt: skip
+                    "movenet_lightning.onnx", "segmenter_heatmap_mstcn_mocap.safetensors",
+                    "segmenter_heatmap_mstcn_mocap.json"):  # fmt: skip
         assert f"posebeam/models/weights/{shipped}" in names, "the shipped weights are package data"
     for motion in ("deepmimic/humanoid3d_walk.txt.gz", "deepmimic/humanoid.urdf.gz", "cmu/01_01.bvh.gz"):
         assert f"posebeam/synth/motion_data/{motion}" in names, "motion capture is package data"

@@ -39,7 +39,7 @@ def test_street_clip_with_broken_neighbours_through_posebeam_run(street_clip: Pa
     expected_failures = write_broken_inputs(folder, street_clip)
     out = tmp_path / "out"
 
-    assert main(["run", str(folder), str(out)]) == 0  # extract + the shipped classifier
+    assert main(["run", str(folder), str(out)]) == 0  # extract + the shipped classifier and segmenter
 
     videos = pd.read_parquet(out / "videos")
     failures = pd.read_parquet(out / "failures")
@@ -67,11 +67,25 @@ def test_street_clip_with_broken_neighbours_through_posebeam_run(street_clip: Pa
     # The shipped classifier on real pedestrians: most clips are walking (README: 67.8 % measured).
     walk_share = (predictions.label == "walk").mean()
     assert walk_share >= 0.6, f"only {walk_share:.0%} of the street clip's clips labelled walk"
+    # The shipped segmenter: every row of every track of 8 rows or more is labelled, segments tile
+    # each track, and most frames are walking or standing (README: 49.1 % + 30.4 % measured; the
+    # rest is mostly punch, a known confusion).
+    labels, segments = pd.read_parquet(out / "frame_labels"), pd.read_parquet(out / "segments")
+    track_length = keypoints.groupby("person_id").size()
+    assert len(labels) == track_length[track_length >= 8].sum()
+    assert segments.groupby("person_id").apply(_tiles).all()
+    pedestrian_share = labels.label.isin(["walk", "stand"]).mean()
+    assert pedestrian_share >= 0.7, f"only {pedestrian_share:.0%} of the frames labelled walk or stand"
     # Anatomy, not noise: shoulders sit above hips, which sit above ankles (y grows downwards).
     confident = (triplets[:, [5, 11, 15], 2] > 0.3).all(axis=1)
     assert confident.mean() > 0.5
     shoulders, hips, ankles = (triplets[confident][:, j, 1] for j in (5, 11, 15))
     assert (shoulders < hips).mean() > 0.95 and (hips < ankles).mean() > 0.95
+
+
+def _tiles(segments: pd.DataFrame) -> bool:
+    ordered = segments.sort_values("start_frame")
+    return bool((ordered.start_frame.to_numpy()[1:] == ordered.end_frame.to_numpy()[:-1]).all())
 
 
 def test_rgbpose_stage_re_decodes_the_street_clip(
@@ -83,7 +97,9 @@ def test_rgbpose_stage_re_decodes_the_street_clip(
     cut_clip(street_clip, folder / street_clip.name, 60)
     out = tmp_path / "out"
 
-    assert main(["run", str(folder), str(out), "--classifier", str(rgbpose_weights)]) == 0
+    assert (
+        main(["run", str(folder), str(out), "--classifier", str(rgbpose_weights), "--segmenter", "none"]) == 0
+    )
 
     keypoints = pd.read_parquet(out / "keypoints")
     predictions = pd.read_parquet(out / "clip_predictions")

@@ -168,3 +168,14 @@ def test_missing_or_wrong_segmenter_weights_are_one_line_errors_before_the_job_s
         ["run", str(video_folder), out, "--segmenter", classifier], "not a segmenter", capsys
     )
     assert not Path(out).exists()
+
+
+def test_the_temperature_softens_the_scores_but_keeps_the_labels(tiny_segmenter: tuple[Path, Path]) -> None:
+    data, weights = tiny_segmenter
+    model, spec, card = load_segmenter(weights)
+    table = _video_tables(data)[0]
+    _, track = next(person_tracks(table, spec.fps, min_rows=8))
+    labels, scores = segment_track(model, track.keypoints, track.scores, spec)
+    soft_labels, soft_scores = segment_track(model, track.keypoints, track.scores, spec, temperature=3.0)
+    assert np.array_equal(labels, soft_labels) and (soft_scores <= scores + 1e-6).all()
+    assert (soft_scores < scores).any() and (soft_scores >= 1 / len(card["classes"]) - 1e-6).all()

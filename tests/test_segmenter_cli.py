@@ -50,6 +50,9 @@ def test_training_writes_a_verified_card_with_both_models_held_out_scores(
         assert all(0 <= scores[name] <= 100 for name in SCORES)
     assert held_out["tracks"] >= 1 and held_out["frames"] >= 100
     assert 0 < held_out["majority_class_accuracy"] < 100
+    calibration = card["calibration"]
+    assert 0.05 <= calibration["temperature"] <= 20 and calibration["data"] == str(data)
+    assert calibration["validation_frames"] > 0 and 0 <= calibration["ece_calibrated"] <= 1
 
 
 def test_evaluate_json_prints_one_object_with_the_five_scores(

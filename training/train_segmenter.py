@@ -31,7 +31,12 @@ import torch
 from torch import Tensor
 
 from posebeam.models.checkpoints import save_checkpoint
-from posebeam.models.metrics import segmentation_scores
+from posebeam.models.metrics import (
+    expected_calibration_error,
+    fit_temperature,
+    segmentation_scores,
+    with_temperature,
+)
 from posebeam.models.registry import architecture, load_object
 from posebeam.models.segment_track import (
     DEFAULT_CHUNK_FRAMES,
@@ -195,6 +200,41 @@ def score_tracks(
     }
 
 
+def frame_probabilities(
+    model: HeatmapSegmenter, inputs: SegmenterInputs, sequences: Sequence[FrameSequence], chunk_frames: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """MS-TCN++'s last-stage probabilities ``(N, C)`` and the labels ``(N,)`` of every labelled frame."""
+    probabilities, labels = [], []
+    for sequence in sequences:
+        labelled = sequence.labels >= 0
+        if labelled.any():
+            features = inputs.features(model, inputs.clean_view(sequence), chunk_frames)
+            track = segment_features(model, features, inputs.spec.tcn_window).T.cpu().numpy()
+            probabilities.append(track[labelled])
+            labels.append(sequence.labels[labelled])
+    if not labels:
+        raise ValueError("no labelled frames to calibrate on")
+    return np.concatenate(probabilities), np.concatenate(labels)
+
+
+def calibrate(
+    model: HeatmapSegmenter, validation: tuple[SegmenterInputs, Sequence[FrameSequence]],
+    test: tuple[SegmenterInputs, Sequence[FrameSequence]], chunk_frames: int = DEFAULT_CHUNK_FRAMES,
+) -> dict[str, float | int]:  # fmt: skip
+    """Temperature scaling of the frame probabilities fitted on the validation tracks' frames, and
+    the test frames' expected calibration error before and after it."""
+    fitted, fitted_labels = frame_probabilities(model, *validation, chunk_frames)
+    temperature = fit_temperature(fitted, fitted_labels)
+    scored, labels = frame_probabilities(model, *test, chunk_frames)
+    return {
+        "temperature": round(temperature, 4),
+        "validation_tracks": len(validation[1]),
+        "validation_frames": len(fitted_labels),
+        "ece_raw": round(expected_calibration_error(scored, labels), 4),
+        "ece_calibrated": round(expected_calibration_error(with_temperature(scored, temperature), labels), 4),
+    }
+
+
 def parameters_by_part(model: HeatmapSegmenter) -> dict[str, int]:
     """Parameters of each of the model's parts (encoder, frame_head, tcn, ...) and in total."""
     parts = {name: sum(p.numel() for p in child.parameters()) for name, child in model.named_children()}
@@ -215,11 +255,13 @@ def majority_rate(sequences: Sequence[FrameSequence], train_set: Sequence[FrameS
 
 
 def train(
-    data: str, output: Path, config: SegmenterConfig, spec: SegmenterSpec, test_data: str | None = None
-) -> dict[str, Any]:
+    data: str, output: Path, config: SegmenterConfig, spec: SegmenterSpec, test_data: str | None = None,
+    validation_data: str | None = None,
+) -> dict[str, Any]:  # fmt: skip
     """Train on ``data``'s tables in two steps (module doc) and evaluate on held-out tracks:
-    ``test_data``'s when given, else those of ``config.test_fraction`` of ``data``'s videos.
-    Writes ``OUTPUT/<architecture>.safetensors`` and its card; returns the card."""
+    ``test_data``'s when given, else those of ``config.test_fraction`` of ``data``'s videos. With
+    ``validation_data``, a temperature for the frame probabilities is fitted on its tracks (the
+    card's ``calibration``). Writes ``OUTPUT/<architecture>.safetensors`` and its card; returns it."""
     started = time.monotonic()
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
@@ -248,6 +290,12 @@ def train(
     metrics = score_tracks(model, test_inputs, test_set, classes, config.chunk_frames)
     minutes["evaluation"] = (time.monotonic() - mark) / 60
     metrics["majority_class_accuracy"] = majority_rate(test_set, train_set)
+    calibration: dict[str, Any] | None = None
+    if validation_data is not None:
+        validation_set, _ = load_frame_sequences(validation_data, validation_data, classes=classes)
+        validation_inputs = segmenter_inputs(spec, config.architecture, validation_data, validation_set)
+        fitted = calibrate(model, (validation_inputs, validation_set), (test_inputs, test_set))
+        calibration = {**fitted, "data": validation_data}
     lr = architecture(config.architecture).optimiser.lr(config.batch_size) if config.lr is None else config.lr
     training: dict[str, Any] = {**asdict(config), "lr": lr, "data": data}
     training |= {"test_data": test_data or f"{config.test_fraction:.0%} of the videos of data"}
@@ -265,6 +313,7 @@ def train(
         "parameters": parameters_by_part(model),
         "training": training,
         "metrics": {"held_out": metrics},
+        **({"calibration": calibration} if calibration else {}),
     }
     model.eval()
     return save_checkpoint(model.state_dict(), output / f"{config.architecture}.safetensors", card)
