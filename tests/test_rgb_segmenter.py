@@ -99,10 +99,8 @@ def test_an_rgb_segmenter_trains_on_rendered_videos_and_records_its_fusion(
     assert main(["evaluate", "segmenter", str(weights), str(data), "--json"]) == 0
 
 
-def test_posebeam_run_re_reads_the_frames_for_an_rgb_segmenter(
-    rgb_trained: tuple[Path, Path], tmp_path: Path
-) -> None:
-    _, weights = rgb_trained
+def _run_on_one_video(weights: Path, tmp_path: Path) -> None:
+    """``posebeam run`` with the ``shapes`` backend and ``weights`` as segmenter on one 24-frame video."""
     (tmp_path / "videos").mkdir()
     write_video(tmp_path / "videos" / "walk.mp4", frames=24, num_boxes=1)
     argv = [
@@ -115,6 +113,13 @@ def test_posebeam_run_re_reads_the_frames_for_an_rgb_segmenter(
         "none",
     ]
     assert main([*argv, "--segmenter", str(weights), "--", *BEAM_TEST_OPTIONS]) == 0
+
+
+def test_posebeam_run_re_reads_the_frames_for_an_rgb_segmenter(
+    rgb_trained: tuple[Path, Path], tmp_path: Path
+) -> None:
+    _, weights = rgb_trained
+    _run_on_one_video(weights, tmp_path)
     labels = pd.read_parquet(tmp_path / "out" / "frame_labels")
     assert len(labels) == len(pd.read_parquet(tmp_path / "out" / "keypoints")) > 0
     assert labels.model.str.startswith("rgb_heatmap_mstcn@").all()
@@ -131,18 +136,7 @@ def test_a_track_whose_video_cannot_be_re_read_becomes_a_failure_row(
 
     monkeypatch.setattr(RGBSegmenterHandler, "_crops", gone)
     _, weights = rgb_trained
-    (tmp_path / "videos").mkdir()
-    write_video(tmp_path / "videos" / "walk.mp4", frames=24, num_boxes=1)
-    argv = [
-        "run",
-        str(tmp_path / "videos"),
-        str(tmp_path / "out"),
-        "--backend",
-        "shapes",
-        "--classifier",
-        "none",
-    ]
-    assert main([*argv, "--segmenter", str(weights), "--", *BEAM_TEST_OPTIONS]) == 0
+    _run_on_one_video(weights, tmp_path)
     failures = pd.read_parquet(tmp_path / "out" / "failures")
     assert len(pd.read_parquet(tmp_path / "out" / "videos")) == 1 and len(failures) == 1
     assert failures.stage[0] == "segment" and failures.error_type[0] == "FileNotFoundError"

@@ -179,3 +179,25 @@ def test_the_temperature_softens_the_scores_but_keeps_the_labels(tiny_segmenter:
     soft_labels, soft_scores = segment_track(model, track.keypoints, track.scores, spec, temperature=3.0)
     assert np.array_equal(labels, soft_labels) and (soft_scores <= scores + 1e-6).all()
     assert (soft_scores < scores).any() and (soft_scores >= 1 / len(card["classes"]) - 1e-6).all()
+
+
+def test_the_shipped_segmenters_labels_hardly_depend_on_the_window_size(tmp_path: Path) -> None:
+    """A 2-minute track (four 30 s test sequences end to end) in windows of 512 frames (the default),
+    1024, or in one pass: the labels agree on at least 90 % of the frames (docs/method.md §6)."""
+    from dataclasses import replace
+
+    from posebeam.training.datasets import load_frame_sequences
+
+    data = tmp_path / "data"
+    argv = ["synth", str(data), "--motion", "mocap", "--kind", "sequences", "--videos", "4"]
+    assert main([*argv, "--split", "test", "--seed", "7"]) == 0
+    model, spec, card = load_segmenter(SHIPPED_SEGMENTER)
+    sequences, _ = load_frame_sequences(str(data), str(data), classes=card["classes"])
+    keypoints = np.concatenate([s.keypoints for s in sequences])
+    scores = np.concatenate([s.scores for s in sequences])
+    assert len(keypoints) >= 1800 and spec.tcn_window == 512
+    labels = {
+        w: segment_track(model, keypoints, scores, replace(spec, tcn_window=w))[0] for w in (512, 1024, 4096)
+    }
+    assert (labels[512] == labels[1024]).mean() >= 0.9
+    assert (labels[512] == labels[4096]).mean() >= 0.9
