@@ -1,0 +1,68 @@
+"""The aligner's augmented copies: frames dropped with exact correspondence, flip, affine, dropout."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from posebeam.schemas.layouts import COCO17
+from posebeam.transforms.alignment_views import AlignmentAugmentation, augmented_copy, track_centre_and_size
+
+NONE = AlignmentAugmentation(
+    max_frame_drop=0, flip=0, rotation_deg=0, scale=(1, 1), shift=0, joint_drop=0, noise=0
+)
+
+
+def _track(frames: int = 40) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    keypoints = rng.uniform(100, 200, (frames, 17, 2)) + np.arange(frames)[:, None, None]
+    return keypoints.astype(np.float32), np.full((frames, 17), 0.8, np.float32)
+
+
+def test_without_augmentation_the_copy_is_the_track() -> None:
+    keypoints, scores = _track()
+    copy = augmented_copy(keypoints, scores, np.random.default_rng(1), NONE)
+    np.testing.assert_allclose(copy.keypoints, keypoints, atol=1e-4)
+    assert (copy.scores == scores).all() and copy.match.tolist() == list(range(40))
+
+
+def test_dropped_frames_keep_an_exact_correspondence() -> None:
+    keypoints, scores = _track()
+    augmentation = AlignmentAugmentation(max_frame_drop=0.5, flip=0, rotation_deg=0, scale=(1, 1), shift=0,
+                                         joint_drop=0, noise=0)  # fmt: skip
+    for seed in range(5):
+        copy = augmented_copy(keypoints, scores, np.random.default_rng(seed), augmentation)
+        assert 20 <= len(copy.match) <= 40 and (np.diff(copy.match) > 0).all()
+        np.testing.assert_allclose(copy.keypoints, keypoints[copy.match], atol=1e-4)
+
+
+def test_flip_mirrors_about_the_centre_and_swaps_left_and_right() -> None:
+    keypoints, scores = _track(5)
+    flip = AlignmentAugmentation(max_frame_drop=0, flip=1.0, rotation_deg=0, scale=(1, 1), shift=0,
+                                 joint_drop=0, noise=0)  # fmt: skip
+    copy = augmented_copy(keypoints, scores, np.random.default_rng(0), flip)
+    centre, _ = track_centre_and_size(keypoints, scores)
+    mirrored = keypoints[:, COCO17.flip_index()].copy()
+    mirrored[..., 0] = 2 * centre[0] - mirrored[..., 0]
+    np.testing.assert_allclose(copy.keypoints, mirrored, atol=1e-3)
+
+
+def test_the_affine_part_is_a_similarity_and_dropout_and_noise_act_on_present_joints() -> None:
+    keypoints, scores = _track(200)
+    affine = AlignmentAugmentation(max_frame_drop=0, flip=0, rotation_deg=15, scale=(0.9, 1.1), shift=0.1,
+                                   joint_drop=0, noise=0)  # fmt: skip
+    copy = augmented_copy(keypoints, scores, np.random.default_rng(3), affine)
+    before = np.linalg.norm(keypoints[:, 0] - keypoints[:, 5], axis=-1)
+    after = np.linalg.norm(copy.keypoints[:, 0] - copy.keypoints[:, 5], axis=-1)
+    ratio = after / before
+    assert np.allclose(ratio, ratio[0], rtol=1e-3) and 0.9 <= ratio[0] <= 1.1
+    dropped = augmented_copy(
+        keypoints, scores, np.random.default_rng(4), AlignmentAugmentation(max_frame_drop=0)
+    )
+    share = (dropped.scores == 0).mean()
+    assert 0.08 < share < 0.12 and (dropped.keypoints[dropped.scores == 0] == 0).all()
+
+
+def test_a_track_of_one_or_two_frames_keeps_them() -> None:
+    keypoints, scores = _track(2)
+    copy = augmented_copy(keypoints, scores, np.random.default_rng(0), AlignmentAugmentation())
+    assert copy.match.tolist() == [0, 1]

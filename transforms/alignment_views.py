@@ -1,0 +1,90 @@
+"""A track's augmented copy with known frame correspondence: the aligner's training pair
+(docs/method.md §7).
+
+CASA (github.com/taeinkwon/CASA, ``src/datasets/pennaction.py``) aligns a sequence with an augmented
+copy of itself. Its augmentations act on 3D joints; posebeam's act on the 2D keypoints before the
+heatmaps are rendered (cheap, and exact about which frame is which), in this order:
+
+1. *fast* (CASA's): a fraction ``U(0, max_frame_drop)`` of the frames is deleted; the copy keeps the
+   others in order, so each copy frame's original frame is known exactly (``match``), where CASA
+   matches by nearest timestamp;
+2. *flip*, with probability ``flip``: x mirrored about the track's centre, left and right joints
+   swapped (COCO-17's flip permutation);
+3. *affine*: rotation by ``U(−rotation_deg, rotation_deg)``, scale ``U(scale)`` and a shift of up to
+   ``shift`` × the track's size in x and y, about the track's centre (the median of its joints);
+4. *keypoint dropout*: each present joint of each frame missing (score 0) with probability
+   ``joint_drop``;
+5. *noise*: Gaussian jitter of ``noise`` × the track's size on every present joint.
+
+The track's size is the median over frames of the larger extent of its present joints.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+
+from posebeam.schemas.layouts import COCO17
+from posebeam.transforms.heatmaps import EPS
+
+
+@dataclass(frozen=True)
+class AlignmentAugmentation:
+    """The copy's augmentations (module doc); zeros and ``scale=(1, 1)`` leave it unchanged."""
+
+    max_frame_drop: float = 0.5
+    flip: float = 0.5
+    rotation_deg: float = 15.0
+    scale: tuple[float, float] = (0.9, 1.1)
+    shift: float = 0.1
+    joint_drop: float = 0.1
+    noise: float = 0.02
+
+
+class AugmentedCopy(NamedTuple):
+    """``keypoints`` ``(T', 17, 2)``, ``scores`` ``(T', 17)`` and ``match`` ``(T',)``: the original
+    frame of each frame of the copy."""
+
+    keypoints: np.ndarray
+    scores: np.ndarray
+    match: np.ndarray
+
+
+def track_centre_and_size(keypoints: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, float]:
+    """The median of the present joints ``(2,)`` and the median over frames of their larger extent."""
+    present = scores >= EPS
+    if not present.any():
+        return np.zeros(2), 1.0
+    centre = np.median(keypoints[present], axis=0)
+    lo = np.where(present[..., None], keypoints, np.inf).min(axis=1)
+    hi = np.where(present[..., None], keypoints, -np.inf).max(axis=1)
+    seen = present.any(axis=1)
+    size = float(np.median((hi - lo)[seen].max(axis=1)))
+    return centre, max(size, 1.0)
+
+
+def augmented_copy(
+    keypoints: np.ndarray, scores: np.ndarray, rng: np.random.Generator, augmentation: AlignmentAugmentation
+) -> AugmentedCopy:
+    """One random augmented copy of a track (``(T, 17, 2)`` pixels, ``(T, 17)`` scores; module doc)."""
+    a = augmentation
+    num_frames = len(keypoints)
+    drop = round(float(rng.uniform(0, a.max_frame_drop)) * num_frames) if a.max_frame_drop > 0 else 0
+    drop = min(drop, max(num_frames - 2, 0))
+    keep = np.sort(rng.choice(num_frames, num_frames - drop, replace=False))
+    xy = np.asarray(keypoints, dtype=np.float64)[keep]
+    score = np.asarray(scores, dtype=np.float32)[keep].copy()
+    centre, size = track_centre_and_size(xy, score)
+    xy = xy - centre
+    if rng.random() < a.flip:
+        xy = xy[:, COCO17.flip_index()] * np.array([-1.0, 1.0])
+        score = score[:, COCO17.flip_index()]
+    angle = np.deg2rad(rng.uniform(-a.rotation_deg, a.rotation_deg))
+    rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    xy = xy @ rotation.T * rng.uniform(*a.scale) + rng.uniform(-a.shift, a.shift, 2) * size + centre
+    score[rng.random(score.shape) < a.joint_drop] = 0.0
+    xy = xy + rng.normal(0.0, a.noise * size, xy.shape) if a.noise > 0 else xy
+    xy[score < EPS] = 0.0
+    return AugmentedCopy(xy.astype(np.float32), score, keep)
