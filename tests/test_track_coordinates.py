@@ -140,3 +140,21 @@ def test_the_benchmark_prints_every_rate_for_both_models(
         k: held_out[k] for k in ("accuracy", "edit", "f1@50")
     }
     assert result["test"] == {"tracks": held_out["tracks"], "frames": held_out["frames"]}
+
+
+def test_hip_torso_coordinates_centre_on_the_hips_and_scale_by_the_torso() -> None:
+    from posebeam.transforms.track_coordinates import hip_torso_coordinates
+
+    keypoints = np.zeros((3, 17, 2), np.float32)
+    keypoints[:, 11], keypoints[:, 12] = (90, 200), (110, 200)  # hips: mid-point (100, 200)
+    keypoints[:, 5], keypoints[:, 6] = (90, 150), (110, 150)  # shoulders 50 px above
+    keypoints[:, 0] = (100, 125)  # nose
+    keypoints[1] += 40.0  # the person moves: coordinates do not
+    scores = np.full((3, 17), 0.9, np.float32)
+    scores[2, [11, 12]] = 0.0  # no hips in frame 2: the hip mid-point of frame 1
+    scores[:, 16] = 0.0
+    values = hip_torso_coordinates(keypoints, scores).reshape(3, 17, 3)
+    assert values[0, 0].tolist() == pytest.approx([0.0, -1.5, 0.9])
+    assert values[1, 0].tolist() == pytest.approx([0.0, -1.5, 0.9])
+    assert values[2, 0].tolist() == pytest.approx([-0.8, -2.3, 0.9])  # (100 - 140) / 50, (125 - 240) / 50
+    assert (values[:, 16] == 0).all() and (values[2, 11] == 0).all()

@@ -65,3 +65,32 @@ def track_coordinates(
         raise ValueError(f"keypoints must be (T, {COCO17.num_joints}, 2), got {np.shape(keypoints)}")
     boxes = track_boxes(keypoints, scores, window=spec.box_window, padding=spec.box_padding)
     return box_coordinates(keypoints, scores, boxes)
+
+
+LEFT_SHOULDER, RIGHT_SHOULDER, LEFT_HIP, RIGHT_HIP = 5, 6, 11, 12
+
+
+def hip_torso_coordinates(keypoints: np.ndarray, scores: np.ndarray, eps: float = EPS) -> np.ndarray:
+    """float32 ``(T, 51)``: each joint's ``(u, v, score)`` centred on the frame's hip mid-point and
+    divided by the track's torso length (the median over frames of the hip mid-point to shoulder
+    mid-point distance): the raw-keypoint baseline of the alignment evaluation. A frame without both
+    hips takes the hip mid-point of the nearest frame that has them; a missing joint reads 0, 0, 0."""
+    xy = np.asarray(keypoints, dtype=np.float64)
+    score = np.asarray(scores, dtype=np.float64)
+    present = (score >= eps) & np.isfinite(xy).all(axis=-1)
+    hips = present[:, LEFT_HIP] & present[:, RIGHT_HIP]
+    shoulders = present[:, LEFT_SHOULDER] & present[:, RIGHT_SHOULDER]
+    hip_mid = (xy[:, LEFT_HIP] + xy[:, RIGHT_HIP]) / 2
+    if hips.any():
+        frames, known = np.arange(len(xy)), np.flatnonzero(hips)
+        nearest = known[np.abs(frames[:, None] - known[None, :]).argmin(axis=1)]
+        hip_mid = hip_mid[nearest]
+    else:
+        hip_mid = np.zeros_like(hip_mid)
+    torso_frames = hips & shoulders
+    shoulder_mid = (xy[:, LEFT_SHOULDER] + xy[:, RIGHT_SHOULDER]) / 2
+    torso = np.linalg.norm((shoulder_mid - hip_mid)[torso_frames], axis=-1)
+    scale = float(np.median(torso)) if len(torso) and np.median(torso) > 0 else 1.0
+    uv = np.where(present[..., None], (np.nan_to_num(xy) - hip_mid[:, None]) / scale, 0.0)
+    values = np.concatenate([uv, np.where(present, score, 0.0)[..., None]], axis=-1)
+    return values.reshape(len(values), -1).astype(np.float32)
