@@ -27,7 +27,46 @@ from typing import NamedTuple
 import numpy as np
 
 from posebeam.schemas.layouts import COCO17
+from posebeam.transforms.clip_inputs import CardSpec
+from posebeam.transforms.frame_heatmaps import SegmenterSpec
 from posebeam.transforms.heatmaps import EPS
+
+
+@dataclass(frozen=True)
+class AlignerSpec(CardSpec):
+    """How a track becomes the aligner's input, and the transformer's sizes; the model card's
+    ``clip`` entry. Heatmaps as the segmenter's (``heatmap_size``, ``sigma``, ``box_window``,
+    ``box_padding``); ``patch``, ``dim``, ``depth``, ``heads``, ``embedding_dim``: the transformer's;
+    ``clip_frames``: frames per training window; ``fps``: the training tracks' frame rate."""
+
+    heatmap_size: int = 32
+    sigma: float = 0.6
+    box_window: int = 15
+    box_padding: float = 0.25
+    patch: int = 8
+    dim: int = 128
+    depth: int = 4
+    heads: int = 4
+    embedding_dim: int = 128
+    clip_frames: int = 64
+    fps: float = 15.0
+
+    def __post_init__(self) -> None:
+        if self.heatmap_size % self.patch:
+            raise ValueError(
+                f"the heatmap size {self.heatmap_size} is not a multiple of the patch {self.patch}"
+            )
+        if self.dim % self.heads:
+            raise ValueError(f"{self.heads} heads do not divide the width {self.dim}")
+
+    @property
+    def num_channels(self) -> int:
+        return COCO17.num_joints + len(COCO17.limbs)
+
+    def heatmaps(self) -> SegmenterSpec:
+        """The segmenter spec that renders the same heatmaps (its renderer is shared)."""
+        return SegmenterSpec(heatmap_size=self.heatmap_size, sigma=self.sigma, box_window=self.box_window,
+                             box_padding=self.box_padding, fps=self.fps)  # fmt: skip
 
 
 @dataclass(frozen=True)
