@@ -30,9 +30,17 @@ every frame j of ``b`` with a true match, the expected index ``Σ_i i · P0[i, j
 from __future__ import annotations
 
 import math
+from pathlib import Path
+from typing import Any
 
 import torch
 from torch import Tensor, nn
+
+from posebeam.models.checkpoints import load_checkpoint
+from posebeam.transforms.alignment_views import AlignerSpec
+
+ALIGNMENT_TASK = "temporal alignment: a per-frame embedding of one tracked person"
+"""The model card's ``task`` of an aligner checkpoint."""
 
 
 class DividedSpaceTimeBlock(nn.Module):
@@ -154,3 +162,23 @@ def alignment_loss(a: Tensor, b: Tensor, match: Tensor, temperature: float = 0.1
     if not valid.any():
         return a.sum() * 0.0
     return ((expected[valid] - match[valid].to(p0.dtype)) ** 2).mean()
+
+
+def build_aligner(spec: AlignerSpec) -> SpaceTimeAligner:
+    """The untrained aligner ``spec`` describes."""
+    sizes = (spec.heatmap_size, spec.patch, spec.dim, spec.depth, spec.heads, spec.embedding_dim)
+    return SpaceTimeAligner(spec.num_channels, *sizes)
+
+
+def load_aligner(
+    weights: str | Path, device: str = "cpu"
+) -> tuple[SpaceTimeAligner, AlignerSpec, dict[str, Any]]:
+    """The verified aligner in eval mode, its spec and its model card; ``ValueError`` for a
+    checkpoint of another task."""
+    state, card = load_checkpoint(weights)
+    if card.get("task") != ALIGNMENT_TASK:
+        raise ValueError(f"{weights} is not an aligner (its task: {card.get('task', 'none')})")
+    spec = AlignerSpec.from_card(card["clip"])
+    model = build_aligner(spec)
+    model.load_state_dict(state)
+    return model.to(torch.device(device)).eval(), spec, card

@@ -5,8 +5,10 @@
     posebeam synth OUTPUT [options]
     posebeam train classifier TABLES OUTPUT [options]
     posebeam train segmenter TABLES OUTPUT [options]
+    posebeam train aligner TABLES OUTPUT [options]
     posebeam evaluate classifier WEIGHTS TABLES [--clips 10] [--confusion PNG]
     posebeam evaluate segmenter WEIGHTS TABLES [--json]
+    posebeam evaluate aligner WEIGHTS TABLES [--json]
     posebeam sample FOLDER
 
 Usage errors print one line and exit 2; a failed job prints one line and exits 1 (``--verbose``
@@ -25,6 +27,12 @@ from posebeam.models.allocator import keep_freed_memory
 from posebeam.models.classifier import SHIPPED_CLASSIFIER
 from posebeam.models.pose_backend import BackendUnavailable
 from posebeam.models.segment_track import SHIPPED_SEGMENTER
+from posebeam.pipeline.align_command import (
+    add_evaluate_aligner_arguments,
+    add_train_aligner_arguments,
+    run_evaluate_aligner,
+    run_train_aligner,
+)
 from posebeam.pipeline.options import add_classifier_arguments, add_extract_arguments, add_segmenter_arguments
 from posebeam.pipeline.segment_command import (
     add_evaluate_segmenter_arguments,
@@ -101,6 +109,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     add_train_segmenter_arguments(segmenter)
     segmenter.set_defaults(run=run_train_segmenter)
+    aligner = train_kinds.add_parser(
+        "aligner",
+        help="a temporal aligner (space-time transformer on heatmaps), self-supervised on keypoints",
+    )
+    add_train_aligner_arguments(aligner)
+    aligner.set_defaults(run=run_train_aligner)
     evaluate = commands.add_parser("evaluate", help="evaluate a trained model on labelled tables")
     evaluate_kinds = evaluate.add_subparsers(dest="model", required=True, parser_class=_Parser)
     classifier = evaluate_kinds.add_parser("classifier", help="top-1/top-5 with multi-clip x flip averaging")
@@ -111,6 +125,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     add_evaluate_segmenter_arguments(segmenter)
     segmenter.set_defaults(run=run_evaluate_segmenter)
+    aligner = evaluate_kinds.add_parser(
+        "aligner",
+        help="phase classification, progression, Kendall's tau and AP@k of the aligner and a baseline",
+    )
+    add_evaluate_aligner_arguments(aligner)
+    aligner.set_defaults(run=run_evaluate_aligner)
     sample = commands.add_parser("sample", help="download the sample street clip (vtest.avi) into FOLDER")
     sample.add_argument("folder", metavar="FOLDER")
     return parser

@@ -25,7 +25,7 @@ SEGMENTER_SPEC_DESTS: list[str] = []
 SCORES = ("accuracy", "edit", "f1@10", "f1@25", "f1@50")
 
 
-def _existing(path: str, what: str) -> None:
+def check_exists(path: str, what: str) -> None:
     if "://" not in path and not os.path.exists(path):
         raise UsageError(f"{what} {path} does not exist")
 
@@ -100,11 +100,11 @@ def _stages(text: str) -> tuple[int, ...]:
 def run_train_segmenter(args: argparse.Namespace) -> str:
     from posebeam.training.train_segmenter import SegmenterConfig, train
 
-    _existing(args.data, "TABLES")
+    check_exists(args.data, "TABLES")
     if args.test_data is not None:
-        _existing(args.test_data, "--test-data")
+        check_exists(args.test_data, "--test-data")
     if args.validation_data is not None:
-        _existing(args.validation_data, "--validation-data")
+        check_exists(args.validation_data, "--validation-data")
     spec = spec_from_args(architecture(args.architecture).spec, args, SEGMENTER_SPEC_DESTS, args.architecture)
     assert isinstance(spec, SegmenterSpec), "segmenters take a SegmenterSpec"
     config = SegmenterConfig(
@@ -141,7 +141,7 @@ def run_evaluate_segmenter(args: argparse.Namespace) -> str | None:
     """The scores as a summary line, or with ``--json`` printed as one JSON object (returns None)."""
     from posebeam.training.train_segmenter import evaluate
 
-    _existing(args.data, "TABLES")
+    check_exists(args.data, "TABLES")
     try:
         card = verify_checkpoint(args.weights)
         entry = architecture(str(card.get("architecture")))

@@ -13,17 +13,32 @@ No labels are read.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from posebeam.models.aligner import SpaceTimeAligner, alignment_loss
+from posebeam.models.aligner import (
+    ALIGNMENT_TASK,
+    SpaceTimeAligner,
+    alignment_loss,
+    build_aligner,
+    load_aligner,
+)
+from posebeam.models.checkpoints import save_checkpoint
+from posebeam.schemas.layouts import COCO17
+from posebeam.training.alignment_units import evaluate_units, phase_units, track_actions
+from posebeam.training.datasets import frame_rate, load_frame_sequences, load_tracks
 from posebeam.training.progress import Progress
+from posebeam.training.train_classifier import device
 from posebeam.transforms.alignment_views import AlignerSpec, AlignmentAugmentation, augmented_copy
 from posebeam.transforms.frame_heatmaps import heatmap_chunks
+from posebeam.transforms.track_coordinates import hip_torso_coordinates
 
 
 @dataclass(frozen=True)
@@ -38,6 +53,7 @@ class AlignerConfig:
 
 
 DEFAULT_AUGMENTATION = AlignmentAugmentation()
+ARCHITECTURE = "space_time_aligner"
 
 
 @dataclass(frozen=True)
@@ -46,12 +62,6 @@ class TrackArrays:
 
     keypoints: np.ndarray
     scores: np.ndarray
-
-
-def build_aligner(spec: AlignerSpec) -> SpaceTimeAligner:
-    """The untrained aligner ``spec`` describes."""
-    sizes = (spec.heatmap_size, spec.patch, spec.dim, spec.depth, spec.heads, spec.embedding_dim)
-    return SpaceTimeAligner(spec.num_channels, *sizes)
 
 
 def render(keypoints: np.ndarray, scores: np.ndarray, spec: AlignerSpec) -> np.ndarray:
@@ -131,3 +141,78 @@ def embed_track(
     volume = torch.from_numpy(render(keypoints, scores, spec))[None].to(device)
     embeddings: np.ndarray = model(volume)[0].cpu().numpy()
     return embeddings
+
+
+@dataclass(frozen=True)
+class LabelledTrack:
+    """A track of ``data`` with its video, for splitting by video."""
+
+    video_id: str
+    track: TrackArrays
+
+
+def load_track_arrays(data: str, min_frames: int = 8) -> list[LabelledTrack]:
+    """Every track of ``data``'s keypoints table with at least ``min_frames`` rows, dense from its
+    first to its last row (frames without it: scores 0)."""
+    tracks = load_tracks(data)
+    found = []
+    for (video_id, person_id), frames in sorted(tracks.frames.items()):
+        if len(frames) >= min_frames:
+            xy, score = tracks.dense(video_id, person_id, int(frames[0]), int(frames[-1]) + 1)
+            found.append(LabelledTrack(video_id, TrackArrays(xy, score)))
+    return found
+
+
+def alignment_scores(
+    model: SpaceTimeAligner | None, spec: AlignerSpec, data: str, seed: int
+) -> dict[str, Any]:  # fmt: skip
+    """The protocol on ``data``'s repetitions (:mod:`~posebeam.training.alignment_units`) for the
+    aligner's embeddings (``aligner``) and hip-centred, torso-scaled keypoints (``baseline``)."""
+    sequences, names = load_frame_sequences(data, data, table="phase_labels")
+    units = phase_units(sequences, names, track_actions(data))
+    scores: dict[str, Any] = {}
+    if model is not None:
+        model.eval()
+        scores["aligner"] = evaluate_units(
+            lambda s: embed_track(model, s.keypoints, s.scores, spec), sequences, units, seed
+        )
+    scores["baseline"] = evaluate_units(
+        lambda s: hip_torso_coordinates(s.keypoints, s.scores), sequences, units, seed
+    )
+    return scores
+
+
+def train(
+    data: str, output: Path, config: AlignerConfig, spec: AlignerSpec, test_data: str | None = None
+) -> dict[str, Any]:  # fmt: skip
+    """Train on every track of ``data`` (no labels read) and, with ``test_data`` (tables with
+    ``phase_labels`` and ``frame_labels_gt``: held-out repetitions), score the aligner and the
+    raw-keypoint baseline on it. Writes ``OUTPUT/space_time_aligner.safetensors`` and its card;
+    returns the card."""
+    started = time.monotonic()
+    spec = replace(spec, fps=frame_rate(data) or spec.fps)
+    train_tracks = load_track_arrays(data)
+    if not train_tracks:
+        raise ValueError(f"{data} has no track of 8 frames or more to train on")
+    print(f"{len(train_tracks)} training tracks", flush=True)
+    model = build_aligner(spec).to(device())
+    losses = fit_aligner(model, [t.track for t in train_tracks], spec, config)
+    metrics = alignment_scores(model, spec, test_data, config.seed) if test_data is not None else {}
+    card = {
+        "architecture": ARCHITECTURE,
+        "task": ALIGNMENT_TASK,
+        "layout": COCO17.name,
+        "clip": spec.to_card(),
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "training": {**asdict(config), "data": data, "train_tracks": len(train_tracks),
+                     "final_loss": round(float(np.mean(losses[-20:])), 4),
+                     "minutes": round((time.monotonic() - started) / 60, 1)},
+        "metrics": {"held_out": metrics, "test_data": test_data},
+    }  # fmt: skip
+    return save_checkpoint(model.state_dict(), output / f"{ARCHITECTURE}.safetensors", card)
+
+
+def evaluate(weights: str, data: str, seed: int = 0) -> dict[str, Any]:
+    """``{"aligner": ..., "baseline": ...}``: the protocol's scores on ``data``'s repetitions."""
+    model, spec, _ = load_aligner(weights, device=str(device()))
+    return alignment_scores(model, spec, data, seed)
