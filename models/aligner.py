@@ -33,11 +33,14 @@ import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
 from posebeam.models.checkpoints import load_checkpoint
 from posebeam.transforms.alignment_views import AlignerSpec
+from posebeam.transforms.frame_heatmaps import heatmap_chunks, track_boxes
+from posebeam.transforms.windows import owned_frames
 
 ALIGNMENT_TASK = "temporal alignment: a per-frame embedding of one tracked person"
 """The model card's ``task`` of an aligner checkpoint."""
@@ -182,3 +185,26 @@ def load_aligner(
     model = build_aligner(spec)
     model.load_state_dict(state)
     return model.to(torch.device(device)).eval(), spec, card
+
+
+@torch.no_grad()
+def embed_track(
+    model: SpaceTimeAligner, keypoints: np.ndarray, scores: np.ndarray, spec: AlignerSpec
+) -> np.ndarray:
+    """``(T, E)`` per-frame embeddings of a track of any length: its smoothed boxes over the whole
+    track, then windows of ``spec.window`` frames, half-overlapping, each rendered and embedded on
+    its own (temporal code from 0 in each, as in training) and each frame taken from the window
+    whose centre is nearest; one window of heatmaps in memory at a time. Puts ``model`` in eval mode."""
+    model.eval()
+    device = next(model.parameters()).device
+    heatmaps = spec.heatmaps()
+    boxes = track_boxes(keypoints, scores, window=heatmaps.box_window, padding=heatmaps.box_padding)
+    out = np.zeros((len(keypoints), model.readout.out_features), dtype=np.float32)
+    for start, owned in owned_frames(len(keypoints), spec.window):
+        end = min(start + spec.window, len(keypoints))
+        chunks = heatmap_chunks(
+            keypoints[start:end], scores[start:end], heatmaps, end - start, boxes=boxes[start:end]
+        )
+        volume = torch.from_numpy(np.concatenate(list(chunks)))[None].to(device)
+        out[owned] = model(volume)[0].cpu().numpy()[owned - start]
+    return out

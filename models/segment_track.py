@@ -28,6 +28,7 @@ from posebeam.models.rgb_segmenter import RGBHeatmapSegmenter, encode_rgb_crops
 from posebeam.models.segmenter import HeatmapSegmenter, TemporalSegmenter, encode_chunks, heatmap_segmenter
 from posebeam.transforms.frame_heatmaps import SegmenterSpec, heatmap_chunks
 from posebeam.transforms.rgb_crops import RGBSegmenterSpec
+from posebeam.transforms.windows import owned_frames
 
 DEFAULT_CHUNK_FRAMES = 256
 
@@ -36,26 +37,17 @@ SHIPPED_SEGMENTER = Path(__file__).with_name("weights") / "segmenter_heatmap_mst
 by default."""
 
 
-def window_starts(num_frames: int, window: int) -> list[int]:
-    """First frames of the half-overlapping windows that cover ``num_frames`` frames."""
-    if num_frames <= window:
-        return [0]
-    return [*range(0, num_frames - window, window // 2), num_frames - window]
-
-
 @torch.no_grad()
 def segment_features(model: TemporalSegmenter, features: Tensor, window: int) -> Tensor:
     """Class probabilities ``(C, T)`` of MS-TCN++'s last stage for ``(D, T)`` features, in windows of
     ``window`` frames beyond that length (module doc); the model must be in eval mode."""
     num_frames = features.shape[1]
-    starts = window_starts(num_frames, window)
-    if len(starts) == 1:
+    windows = owned_frames(num_frames, window)
+    if len(windows) == 1:
         return torch.softmax(model.temporal(features[None])[-1, 0], dim=0)
-    centres = np.asarray(starts) + window / 2
-    owner = np.searchsorted((centres[:-1] + centres[1:]) / 2, np.arange(num_frames), side="right")
     out = features.new_empty(model.tcn.num_classes, num_frames)
-    for k, start in enumerate(starts):
-        frames = torch.from_numpy(np.flatnonzero(owner == k)).to(features.device)
+    for start, owned in windows:
+        frames = torch.from_numpy(owned).to(features.device)
         if len(frames):
             logits = model.temporal(features[None, :, start : start + window])[-1, 0]
             out[:, frames] = torch.softmax(logits[:, frames - start], dim=0)

@@ -19,7 +19,6 @@ from posebeam.models.segment_track import (
     segment_features,
     segment_track,
     track_features,
-    window_starts,
 )
 from posebeam.models.segmenter import FrameEncoder, heatmap_segmenter, parameter_count
 from posebeam.transforms.frame_heatmaps import (
@@ -32,6 +31,7 @@ from posebeam.transforms.frame_heatmaps import (
     track_heatmaps,
 )
 from posebeam.transforms.heatmaps import flip_heatmaps
+from posebeam.transforms.windows import window_starts
 
 SIGMA = 0.6
 TINY = SegmenterSpec(

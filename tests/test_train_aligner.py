@@ -5,15 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from posebeam.models.aligner import build_aligner, embed_track
 from posebeam.pipeline.cli import main
 from posebeam.training.datasets import load_tracks
-from posebeam.training.train_aligner import (
-    AlignerConfig,
-    TrackArrays,
-    build_aligner,
-    embed_track,
-    fit_aligner,
-)
+from posebeam.training.train_aligner import AlignerConfig, TrackArrays, fit_aligner
 from posebeam.transforms.alignment_views import AlignerSpec
 
 TINY = AlignerSpec(heatmap_size=16, patch=8, dim=32, depth=2, heads=4, embedding_dim=16, clip_frames=24)
@@ -47,3 +42,16 @@ def test_spec_checks_patch_and_heads() -> None:
         AlignerSpec(heatmap_size=20, patch=8)
     with pytest.raises(ValueError, match="heads"):
         AlignerSpec(dim=30, heads=4)
+
+
+def test_long_tracks_are_embedded_in_windows_and_short_ones_in_one_pass(tracks: list[TrackArrays]) -> None:
+    from dataclasses import replace
+
+    model = build_aligner(TINY).eval()
+    track = tracks[0]
+    whole = embed_track(model, track.keypoints, track.scores, replace(TINY, window=len(track.keypoints)))
+    windowed = embed_track(model, track.keypoints, track.scores, replace(TINY, window=16))
+    assert windowed.shape == whole.shape and np.isfinite(windowed).all()
+    assert not np.allclose(windowed, whole)  # windows see less context
+    again = embed_track(model, track.keypoints, track.scores, replace(TINY, window=16))
+    np.testing.assert_array_equal(again, windowed)  # deterministic

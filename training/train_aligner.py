@@ -28,6 +28,7 @@ from posebeam.models.aligner import (
     SpaceTimeAligner,
     alignment_loss,
     build_aligner,
+    embed_track,
     load_aligner,
 )
 from posebeam.models.checkpoints import save_checkpoint
@@ -130,17 +131,6 @@ def fit_aligner(
         progress.step(0, loss.item())
     model.eval()
     return losses
-
-
-@torch.no_grad()
-def embed_track(
-    model: SpaceTimeAligner, keypoints: np.ndarray, scores: np.ndarray, spec: AlignerSpec
-) -> np.ndarray:
-    """``(T, E)`` per-frame embeddings of a whole track (one pass; the model must be in eval mode)."""
-    device = next(model.parameters()).device
-    volume = torch.from_numpy(render(keypoints, scores, spec))[None].to(device)
-    embeddings: np.ndarray = model(volume)[0].cpu().numpy()
-    return embeddings
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,8 @@ class AlignerSpec(CardSpec):
     """How a track becomes the aligner's input, and the transformer's sizes; the model card's
     ``clip`` entry. Heatmaps as the segmenter's (``heatmap_size``, ``sigma``, ``box_window``,
     ``box_padding``); ``patch``, ``dim``, ``depth``, ``heads``, ``embedding_dim``: the transformer's;
-    ``clip_frames``: frames per training window; ``fps``: the training tracks' frame rate."""
+    ``clip_frames``: frames per training window; ``window``: longer tracks are embedded in windows of
+    this many frames, half-overlapping; ``fps``: the training tracks' frame rate."""
 
     heatmap_size: int = 32
     sigma: float = 0.6
@@ -49,6 +50,7 @@ class AlignerSpec(CardSpec):
     heads: int = 4
     embedding_dim: int = 128
     clip_frames: int = 64
+    window: int = 256
     fps: float = 15.0
 
     def __post_init__(self) -> None:
