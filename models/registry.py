@@ -26,12 +26,14 @@ from typing import Any
 
 from torch import nn
 
+from posebeam.models.aligner import build_aligner
 from posebeam.models.c3d import pose_c3d
 from posebeam.models.resnet3d_slowonly import pose_slowonly
 from posebeam.models.rgb_segmenter import RGBHeatmapSegmenter
 from posebeam.models.rgbpose import rgbpose_conv3d
 from posebeam.models.segmenter import heatmap_segmenter
 from posebeam.models.x3d import pose_x3d
+from posebeam.transforms.alignment_views import AlignerSpec
 from posebeam.transforms.clip_inputs import CardSpec, ClipSpec
 from posebeam.transforms.frame_heatmaps import SegmenterSpec
 from posebeam.transforms.rgb_crops import RGBSegmenterSpec
@@ -39,6 +41,7 @@ from posebeam.transforms.rgb_inputs import RGBPoseSpec
 
 CLASSIFIER = "classifier"
 SEGMENTER = "segmenter"
+ALIGNER = "aligner"
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,7 @@ class Architecture:
 
 POSEC3D_SGD = Optimiser(0.4 / 256, 3e-4, "PYSKL PoseC3D: lr 0.4 for 256 clips, weight decay 3e-4")
 RGBPOSE_SGD = Optimiser(0.0075 / 48, 1e-4, "pyskl RGBPose-Conv3D: lr 0.0075 for 48 clips, weight decay 1e-4")
+CASA_ADAM = Optimiser(3e-4, 0.0, "CASA (taeinkwon/CASA): Adam lr 3e-4, gradient norm clipped at 0.5", "Adam")
 MSTCN_ADAM = Optimiser(5e-4, 0.0, "MS-TCN++ (sj-li/MS-TCN2 main.py): Adam lr 5e-4, no schedule", "Adam")
 SKELETON_INPUTS = "posebeam.training.classifier_inputs:PoseInputs"
 SKELETON_HANDLER = "posebeam.pipeline.classify:PoseClassifierHandler"
@@ -118,6 +122,15 @@ ARCHITECTURES: dict[str, Architecture] = {
             RGBSegmenterSpec, MSTCN_ADAM,
             "posebeam.training.rgb_segmenter_inputs:RGBSegmenterInputs",
             "posebeam.pipeline.segment:RGBSegmenterHandler",
+        ),
+        Architecture(
+            "space_time_aligner", ALIGNER,
+            "divided space-time transformer on joint + limb heatmap patches, per-frame embeddings "
+            "trained with CASA's self-supervised alignment (LA2DS)",
+            lambda classes, channels: build_aligner(AlignerSpec()),
+            AlignerSpec, CASA_ADAM,
+            "posebeam.training.train_aligner:AlignerInputs",
+            "posebeam.pipeline.embed:AlignerHandler",
         ),
     )
 }  # fmt: skip

@@ -33,7 +33,12 @@ from posebeam.pipeline.align_command import (
     run_evaluate_aligner,
     run_train_aligner,
 )
-from posebeam.pipeline.options import add_classifier_arguments, add_extract_arguments, add_segmenter_arguments
+from posebeam.pipeline.options import (
+    add_aligner_arguments,
+    add_classifier_arguments,
+    add_extract_arguments,
+    add_segmenter_arguments,
+)
 from posebeam.pipeline.segment_command import (
     add_evaluate_segmenter_arguments,
     add_train_segmenter_arguments,
@@ -90,6 +95,7 @@ def _parser() -> argparse.ArgumentParser:
     add_extract_arguments(run)
     add_classifier_arguments(run, default=str(SHIPPED_CLASSIFIER))
     add_segmenter_arguments(run, default=str(SHIPPED_SEGMENTER))
+    add_aligner_arguments(run, default=None)
     synth = commands.add_parser(
         "synth",
         help="generate synthetic keypoint videos with action, segment and phase labels",

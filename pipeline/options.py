@@ -14,6 +14,7 @@ from typing import TypeGuard
 
 from posebeam.models.pose_backend import BACKENDS
 from posebeam.pipeline.clips import ClassifyConfig
+from posebeam.pipeline.embed import EmbedConfig
 from posebeam.pipeline.pose_stage import ExtractConfig
 from posebeam.pipeline.segment import SegmentConfig
 from posebeam.pipeline.usage import UsageError, frame_side, positive_float, positive_int
@@ -86,15 +87,25 @@ def add_segmenter_arguments(parser: argparse.ArgumentParser, default: str | None
     )  # fmt: skip
 
 
+def add_aligner_arguments(parser: argparse.ArgumentParser, default: str | None) -> None:
+    """Options of the ``EmbedForAlignment`` stage (``posebeam run``)."""
+    parser.add_argument(
+        "--aligner", default=default,
+        help="aligner weights (.safetensors with its model card) for the embeddings table; 'none' skips "
+        "the stage (default: %(default)s)",
+    )  # fmt: skip
+
+
 def module_parser() -> argparse.ArgumentParser:
     """``--input`` and ``--output`` plus every job option, for module and Flex-template launches
-    (no model stage unless ``--classifier`` or ``--segmenter`` names one)."""
+    (no model stage unless ``--classifier``, ``--segmenter`` or ``--aligner`` names one)."""
     parser = argparse.ArgumentParser(prog="python -m posebeam.pipeline.run")
     parser.add_argument("--input", required=True, help="folder, glob or text file of video URIs")
     parser.add_argument("--output", required=True, help="output folder for the Parquet tables")
     add_extract_arguments(parser)
     add_classifier_arguments(parser, default=None)
     add_segmenter_arguments(parser, default=None)
+    add_aligner_arguments(parser, default=None)
     return parser
 
 
@@ -107,27 +118,36 @@ class JobConfig:
     extract: ExtractConfig
     classify: ClassifyConfig | None
     segment: SegmentConfig | None = None
+    embed: EmbedConfig | None = None
 
 
 def check_model(weights: str | None, role: str) -> TypeGuard[str]:
     """Whether a model stage runs: ``weights`` None or 'none' skips it. Otherwise the checkpoint is
     opened and verified on the launcher, before any worker starts (hash, card, architecture and
     tensor shapes); any problem is a one-line :class:`UsageError`."""
-    from posebeam.models.checkpoints import UnsafeCheckpoint
+    from posebeam.models.aligner import load_aligner
+    from posebeam.models.checkpoints import UnsafeCheckpoint, verify_checkpoint
     from posebeam.models.classifier import load_classifier
     from posebeam.models.segment_track import load_segmenter
+    from posebeam.schemas.tables import EMBEDDING_DIM
 
     if not weights or weights == "none":
         return False
     if not os.path.isfile(weights):
         raise UsageError(f"{role} weights {weights} do not exist")
+    loaders = {"classifier": load_classifier, "segmenter": load_segmenter, "aligner": load_aligner}
     try:
-        (load_classifier if role == "classifier" else load_segmenter)(weights)
+        loaders[role](weights)
     except UnsafeCheckpoint as err:
         raise UsageError(f"refusing the {role}: {err}") from None
     except (KeyError, RuntimeError, TypeError, ValueError) as err:  # unknown architecture, shapes
         reason = str(err).splitlines()[0] if str(err) else type(err).__name__
         raise UsageError(f"the {role} {weights} does not match its model card: {reason}") from None
+    dim = verify_checkpoint(weights)["clip"].get("embedding_dim") if role == "aligner" else EMBEDDING_DIM
+    if dim != EMBEDDING_DIM:
+        raise UsageError(
+            f"the aligner {weights} gives {dim}-d embeddings; the embeddings table holds {EMBEDDING_DIM}"
+        )
     return True
 
 
@@ -141,6 +161,11 @@ def _classify_config(args: argparse.Namespace) -> ClassifyConfig | None:
 def _segment_config(args: argparse.Namespace) -> SegmentConfig | None:
     weights = getattr(args, "segmenter", None)
     return SegmentConfig(weights=weights) if check_model(weights, "segmenter") else None
+
+
+def _embed_config(args: argparse.Namespace) -> EmbedConfig | None:
+    weights = getattr(args, "aligner", None)
+    return EmbedConfig(weights=weights) if check_model(weights, "aligner") else None
 
 
 def job_config(args: argparse.Namespace) -> JobConfig:
@@ -161,4 +186,6 @@ def job_config(args: argparse.Namespace) -> JobConfig:
         batch_size=args.batch_size,
         resume=args.resume,
     )
-    return JobConfig(args.input, args.output, extract, _classify_config(args), _segment_config(args))
+    return JobConfig(
+        args.input, args.output, extract, _classify_config(args), _segment_config(args), _embed_config(args)
+    )

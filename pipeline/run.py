@@ -23,6 +23,7 @@ from apache_beam.runners.runner import PipelineResult
 
 from posebeam.models.pose_backend import check_backend
 from posebeam.pipeline.classify import ClassifyClips, ClassifyConfig
+from posebeam.pipeline.embed import EmbedConfig, EmbedForAlignment
 from posebeam.pipeline.extract import (
     FAILURES_TAG,
     METRICS_NAMESPACE,
@@ -57,6 +58,7 @@ def build(
     run_id: str,
     classify: ClassifyConfig | None = None,
     segment: SegmentConfig | None = None,
+    embed: EmbedConfig | None = None,
 ) -> dict[str, beam.PCollection]:
     """Wire the extract job into ``p``; returns the table PCollections before writing."""
     files = (
@@ -80,6 +82,12 @@ def build(
         segmented = poses["keypoints"] | "SegmentActions" >> SegmentActions(segment, videos=tables["videos"])
         tables["frame_labels"], tables["segments"] = segmented["frame_labels"], segmented["segments"]
         failures.append(segmented["failures"])
+    if embed is not None:
+        embedded = poses["keypoints"] | "EmbedForAlignment" >> EmbedForAlignment(
+            embed, videos=tables["videos"]
+        )
+        tables["embeddings"] = embedded["embeddings"]
+        failures.append(embedded["failures"])
     tables["failures"] = failures | "AllFailures" >> beam.Flatten()
     _ = tables | "WriteTables" >> WriteTables(output, run_id)
     return tables
@@ -103,7 +111,7 @@ def run(
     log.info("extracting poses from %d inputs with %s on %s", len(inputs), config.backend, standard.runner)
     p = test_pipeline or beam.Pipeline(options=options)
     run_id = time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
-    build(p, inputs, job.output, config, run_id, job.classify, job.segment)
+    build(p, inputs, job.output, config, run_id, job.classify, job.segment, job.embed)
     result = p.run()
     result.wait_until_finish()
     return result

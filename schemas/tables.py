@@ -60,7 +60,9 @@ KEYPOINTS_WRITER = "posebeam.schemas.records.keypoints_table"
 PREDICTION_WRITER = "posebeam.pipeline.classify.prediction_row"
 FRAME_LABEL_WRITER = "posebeam.pipeline.segment.frame_label_rows"
 SEGMENT_WRITER = "posebeam.pipeline.segment.segment_rows"
-ALIGNER = "(not written yet: the temporal alignment stage)"
+EMBEDDING_WRITER = "posebeam.pipeline.embed.embedding_rows"
+EMBEDDING_DIM = 128
+"""Values per embedding in the ``embeddings`` table (the aligners' ``embedding_dim``)."""
 PX = "pixels of the decoded frame, display orientation (x right, y down)"
 
 VIDEOS = table_schema(
@@ -188,11 +190,13 @@ SEGMENTS = table_schema(
 EMBEDDINGS = table_schema(
     "embeddings",
     [
-        Column("video_id", pa.string(), "32 hex digits", ALIGNER, "the video", nullable=False),
-        Column("person_id", pa.int32(), "track id", ALIGNER, "the person", nullable=False),
-        Column("frame_index", pa.int32(), "frame number", ALIGNER, "the frame", nullable=False),
-        Column("embedding", pa.list_(pa.float32()), "unitless", ALIGNER, "the frame's alignment embedding"),
-        Column("model", pa.string(), "architecture@sha256 prefix", ALIGNER, "the aligner"),
+        Column("video_id", pa.string(), "32 hex digits", EMBEDDING_WRITER, "the video", nullable=False),
+        Column("person_id", pa.int32(), "track id", EMBEDDING_WRITER, "the person", nullable=False),
+        Column("frame_index", pa.int32(), "frame number", EMBEDDING_WRITER,
+               "a frame of the person's keypoints rows", nullable=False),
+        Column("embedding", pa.list_(pa.float32(), EMBEDDING_DIM), "unitless", EMBEDDING_WRITER,
+               "the frame's alignment embedding: near for corresponding moments of two executions"),
+        Column("model", pa.string(), "architecture@sha256 prefix", EMBEDDING_WRITER, "the aligner"),
     ],
 )  # fmt: skip
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from posebeam.models.aligner import (
     ALIGNMENT_TASK,
@@ -38,6 +38,7 @@ from posebeam.training.datasets import frame_rate, load_frame_sequences, load_tr
 from posebeam.training.progress import Progress
 from posebeam.training.train_classifier import device
 from posebeam.transforms.alignment_views import AlignerSpec, AlignmentAugmentation, augmented_copy
+from posebeam.transforms.clip_inputs import CardSpec
 from posebeam.transforms.frame_heatmaps import heatmap_chunks
 from posebeam.transforms.track_coordinates import hip_torso_coordinates
 
@@ -108,6 +109,24 @@ def pair_loss(
     return torch.stack(losses).mean()
 
 
+@dataclass(frozen=True)
+class AlignerInputs:
+    """The aligner's training inputs (the registry entry's ``training_inputs``): a batch of tracks
+    → CASA's loss on a window of each and its augmented copy (:func:`pair_loss`)."""
+
+    spec: AlignerSpec
+    augmentation: AlignmentAugmentation = DEFAULT_AUGMENTATION
+
+    @classmethod
+    def for_samples(cls, spec: CardSpec, data: str, samples: Sequence[Any]) -> AlignerInputs:
+        assert isinstance(spec, AlignerSpec)
+        return cls(spec)
+
+    def loss(self, model: nn.Module, batch: Sequence[TrackArrays], rng: np.random.Generator) -> Tensor:
+        assert isinstance(model, SpaceTimeAligner)
+        return pair_loss(model, batch, self.spec, self.augmentation, rng)
+
+
 def fit_aligner(
     model: SpaceTimeAligner, tracks: Sequence[TrackArrays], spec: AlignerSpec, config: AlignerConfig,
     augmentation: AlignmentAugmentation = DEFAULT_AUGMENTATION,
@@ -116,13 +135,14 @@ def fit_aligner(
     the losses."""
     rng = np.random.default_rng(config.seed)
     torch.manual_seed(config.seed)
+    inputs = AlignerInputs(spec, augmentation)
     optimiser = torch.optim.Adam(model.parameters(), lr=config.lr)
     progress = Progress(config.steps, 1, label="aligner")
     model.train()
     losses = []
     for _ in range(config.steps):
         chosen = rng.choice(len(tracks), min(config.batch_size, len(tracks)), replace=False)
-        loss = pair_loss(model, [tracks[i] for i in chosen], spec, augmentation, rng)
+        loss = inputs.loss(model, [tracks[i] for i in chosen], rng)
         optimiser.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
