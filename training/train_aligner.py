@@ -5,8 +5,9 @@ Each step takes ``batch_size`` training tracks; from each, a random window of ``
 frames (the whole track when shorter) and one augmented copy of it
 (:func:`~posebeam.transforms.alignment_views.augmented_copy`: the copy's frame correspondence is
 exact). Both are rendered as the segmenter renders a track (joint + limb heatmaps in their own
-smoothed boxes), zero-padded to the batch's longest and masked, embedded, passed through the
-projection head, and scored by CASA's alignment loss (the copy's frames regress onto their
+smoothed boxes), zero-padded to the batch's longest and masked, embedded (each with the temporal
+code of its own frame positions: the copy's original indices would give the answer away), passed
+through the projection head, and scored by CASA's alignment loss (the copy's frames regress onto their
 original's index), averaged over the pairs. Adam (CASA: 3e-4, gradient norm clipped at 0.5).
 No labels are read.
 """
@@ -99,9 +100,8 @@ def pair_loss(
     device = next(model.parameters()).device
     x, x_pad = _padded(originals)
     y, y_pad = _padded(copies)
-    copy_index = torch.from_numpy(np.stack([np.pad(m, (0, y.shape[1] - len(m))) for m in matches]))
     a = model.project(model(x.to(device), x_pad.to(device)))
-    b = model.project(model(y.to(device), y_pad.to(device), frame_index=copy_index.to(device)))
+    b = model.project(model(y.to(device), y_pad.to(device)))  # its own positions: no index leaks the answer
     losses = [
         alignment_loss(a[i, : len(o)], b[i, : len(m)], torch.from_numpy(m).to(device))
         for i, (o, m) in enumerate(zip(originals, matches, strict=True))
