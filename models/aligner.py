@@ -39,7 +39,7 @@ from torch import Tensor, nn
 
 from posebeam.models.checkpoints import load_checkpoint
 from posebeam.transforms.alignment_views import AlignerSpec
-from posebeam.transforms.frame_heatmaps import heatmap_chunks, track_boxes
+from posebeam.transforms.frame_heatmaps import heatmap_chunks
 from posebeam.transforms.windows import owned_frames
 
 ALIGNMENT_TASK = "temporal alignment: a per-frame embedding of one tracked person"
@@ -198,7 +198,7 @@ def embed_track(
     model.eval()
     device = next(model.parameters()).device
     heatmaps = spec.heatmaps()
-    boxes = track_boxes(keypoints, scores, window=heatmaps.box_window, padding=heatmaps.box_padding)
+    boxes = heatmaps.boxes(keypoints, scores)
     out = np.zeros((len(keypoints), model.readout.out_features), dtype=np.float32)
     for start, owned in owned_frames(len(keypoints), spec.window):
         end = min(start + spec.window, len(keypoints))

@@ -45,7 +45,7 @@ from posebeam.pipeline.clips import person_rows
 from posebeam.pipeline.extract import METRICS_NAMESPACE
 from posebeam.pipeline.stage_failures import ModelStageFailures, StageFailure, batch_failures
 from posebeam.storage.video import READ_ERRORS, VideoReader
-from posebeam.transforms.frame_heatmaps import SegmenterSpec, track_boxes
+from posebeam.transforms.frame_heatmaps import SegmenterSpec
 from posebeam.transforms.rgb_crops import RGBSegmenterSpec, track_crops
 from posebeam.transforms.track_resampling import resample_track
 
@@ -176,7 +176,7 @@ class RGBSegmenterHandler(SegmenterHandler):
     def _crops(self, reader: VideoReader, track: Track) -> np.ndarray:
         spec = self.spec
         assert isinstance(spec, RGBSegmenterSpec) and track.source_frame is not None
-        boxes = track_boxes(track.keypoints, track.scores, window=spec.box_window, padding=spec.box_padding)
+        boxes = spec.boxes(track.keypoints, track.scores)
         present = track.source_frame[track.source_frame >= 0]
         start_s = float(present.min()) / reader.info.fps if len(present) and reader.info.fps else None
         frames = ((frame.index, frame.rgb) for frame in reader.frames(start_s=start_s))

@@ -35,7 +35,6 @@ from posebeam.transforms.frame_heatmaps import (
     SegmenterSpec,
     crop_heatmaps,
     drop_keypoints,
-    track_boxes,
 )
 from posebeam.transforms.heatmaps import flip_heatmaps
 
@@ -66,13 +65,9 @@ class TrackView:
     rgb: np.ndarray | None = None
 
 
-def _boxes(keypoints: np.ndarray, scores: np.ndarray, spec: SegmenterSpec) -> np.ndarray:
-    return track_boxes(keypoints, scores, window=spec.box_window, padding=spec.box_padding)
-
-
 def clean_view(sequence: FrameSequence, spec: SegmenterSpec) -> TrackView:
     """The track as inference sees it."""
-    boxes = _boxes(sequence.keypoints, sequence.scores, spec)
+    boxes = spec.boxes(sequence.keypoints, sequence.scores)
     return TrackView(sequence.keypoints, sequence.scores, boxes, False, sequence.labels)
 
 
@@ -82,7 +77,7 @@ def augmented_view(
     """One random augmentation of the track (module doc)."""
     a = augmentation
     scores = drop_keypoints(sequence.scores, rng, max_joint_p=a.max_joint_drop, frame_p=a.frame_drop)
-    boxes = _boxes(sequence.keypoints, scores, spec)
+    boxes = spec.boxes(sequence.keypoints, scores)
     side = boxes[:, 2] * rng.uniform(*a.scale)
     centre = boxes[:, :2] + boxes[:, 2:] / 2 + rng.uniform(-a.shift, a.shift, 2) * boxes[:, 2:]
     boxes = np.concatenate([centre - side[:, None] / 2, side[:, None]], axis=1)

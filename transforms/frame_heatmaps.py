@@ -73,6 +73,11 @@ class SegmenterSpec(CardSpec):
     def num_channels(self) -> int:
         return COCO17.num_joints + len(COCO17.limbs)
 
+    def boxes(self, keypoints: np.ndarray, scores: np.ndarray) -> np.ndarray:
+        """A track's smoothed crop boxes ``(T, 3)`` with this spec's window and padding
+        (:func:`track_boxes`)."""
+        return track_boxes(keypoints, scores, window=self.box_window, padding=self.box_padding)
+
 
 FLIP_CHANNELS = channel_flip_index(COCO17.flip_index(), COCO17.limbs, with_joints=True)
 """The channel permutation that mirrors a joint + limb volume."""
@@ -141,7 +146,7 @@ def heatmap_chunks(
     if chunk_frames < 1:
         raise ValueError(f"chunk_frames must be positive, got {chunk_frames}")
     if boxes is None:
-        boxes = track_boxes(keypoints, scores, window=spec.box_window, padding=spec.box_padding)
+        boxes = spec.boxes(keypoints, scores)
     for start in range(0, len(keypoints), chunk_frames):
         part = slice(start, start + chunk_frames)
         volume = crop_heatmaps(

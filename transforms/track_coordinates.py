@@ -20,7 +20,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from posebeam.schemas.layouts import COCO17
-from posebeam.transforms.frame_heatmaps import SegmenterSpec, track_boxes
+from posebeam.transforms.frame_heatmaps import SegmenterSpec
 from posebeam.transforms.heatmaps import EPS
 
 VALUES_PER_JOINT = 3
@@ -63,7 +63,7 @@ def track_coordinates(
     spec = spec or SegmenterSpec()
     if np.shape(keypoints)[1:] != (COCO17.num_joints, 2):
         raise ValueError(f"keypoints must be (T, {COCO17.num_joints}, 2), got {np.shape(keypoints)}")
-    boxes = track_boxes(keypoints, scores, window=spec.box_window, padding=spec.box_padding)
+    boxes = spec.boxes(keypoints, scores)
     return box_coordinates(keypoints, scores, boxes)
 
 
