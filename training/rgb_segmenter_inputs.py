@@ -84,13 +84,10 @@ class RGBSegmenterInputs(SegmenterInputs):
         """The pose head's cross-entropy plus the RGB head's, on the same frames (step a)."""
         assert isinstance(model, RGBHeatmapSegmenter)
         device = next(model.parameters()).device
-        crops = np.stack(
-            [
-                standardise_crops(view.rgb[t : t + 1], view.flip)[0]
-                for view, t in batch
-                if view.rgb is not None
-            ]
-        )
+        assert all(view.rgb is not None for view, _ in batch), "views of these inputs carry their crops"
+        crops = standardise_crops(np.stack([view.rgb[t] for view, t in batch if view.rgb is not None]))
+        flipped = np.array([view.flip for view, _ in batch])
+        crops[flipped] = crops[flipped][..., ::-1]
         labels = torch.tensor([view.labels[t] for view, t in batch], device=device)
         rgb_logits = model.rgb_head(model.frame_dropout(model.encode_rgb(torch.from_numpy(crops).to(device))))
         return super().loss(model, batch, rng) + nn.functional.cross_entropy(rgb_logits, labels)

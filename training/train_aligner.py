@@ -153,24 +153,15 @@ def fit_aligner(
     return losses
 
 
-@dataclass(frozen=True)
-class LabelledTrack:
-    """A track of ``data`` with its video, for splitting by video."""
-
-    video_id: str
-    track: TrackArrays
-
-
-def load_track_arrays(data: str, min_frames: int = 8) -> list[LabelledTrack]:
+def load_track_arrays(data: str, min_frames: int = 8) -> list[TrackArrays]:
     """Every track of ``data``'s keypoints table with at least ``min_frames`` rows, dense from its
     first to its last row (frames without it: scores 0)."""
     tracks = load_tracks(data)
-    found = []
-    for (video_id, person_id), frames in sorted(tracks.frames.items()):
-        if len(frames) >= min_frames:
-            xy, score = tracks.dense(video_id, person_id, int(frames[0]), int(frames[-1]) + 1)
-            found.append(LabelledTrack(video_id, TrackArrays(xy, score)))
-    return found
+    return [
+        TrackArrays(*tracks.dense(video_id, person_id, int(frames[0]), int(frames[-1]) + 1))
+        for (video_id, person_id), frames in sorted(tracks.frames.items())
+        if len(frames) >= min_frames
+    ]
 
 
 def alignment_scores(
@@ -206,7 +197,7 @@ def train(
         raise ValueError(f"{data} has no track of 8 frames or more to train on")
     print(f"{len(train_tracks)} training tracks", flush=True)
     model = build_aligner(spec).to(device())
-    losses = fit_aligner(model, [t.track for t in train_tracks], spec, config)
+    losses = fit_aligner(model, train_tracks, spec, config)
     metrics = alignment_scores(model, spec, test_data, config.seed) if test_data is not None else {}
     card = {
         "architecture": ARCHITECTURE,
