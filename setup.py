@@ -4,7 +4,7 @@ from pathlib import Path
 
 from setuptools import setup
 
-CODE_FOLDERS = ("pipeline", "training", "synth", "storage", "transforms", "models", "schemas")
+CODE_FOLDERS = ("pipeline", "training", "synth", "storage", "transforms", "models", "schemas", "figures")
 
 setup(
     name="posebeam",

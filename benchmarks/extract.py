@@ -9,6 +9,8 @@
    (the goal: the model stages cost less than the pose stage).
 5. Segmenter stage: the shipped segmenter's handler on every track of that keypoints table
    (resampled, heatmaps, encoder, MS-TCN++), against the pose stage's time (goal: ≤ 0.1×).
+6. Aligner stage: the shipped aligner's handler on the same tracks (heatmaps, space-time
+   transformer in windows), against the pose stage's time (goal: ≤ 0.1×).
 
     python benchmarks/extract.py [--frames 400] [--max-side 768]
 """
@@ -22,10 +24,12 @@ from pathlib import Path
 
 import av
 
+from posebeam.models.aligner import SHIPPED_ALIGNER
 from posebeam.models.classifier import SHIPPED_CLASSIFIER
 from posebeam.models.pose_backend import create_backend
 from posebeam.models.segment_track import SHIPPED_SEGMENTER
 from posebeam.pipeline.classify import ClassifyConfig, PoseClassifierHandler, clip_windows
+from posebeam.pipeline.embed import AlignerHandler, EmbedConfig
 from posebeam.pipeline.options import DEFAULT_BACKEND
 from posebeam.pipeline.run import launch, summarise
 from posebeam.pipeline.segment import SegmentConfig, SegmenterHandler, person_tracks
@@ -64,17 +68,17 @@ def model_stage_seconds(output: Path) -> tuple[float, int]:
     return time.perf_counter() - start, len(clips)
 
 
-def segmenter_stage_seconds(output: Path) -> tuple[float, int]:
-    """Seconds the shipped segmenter's handler takes over every track of ``output``'s keypoints
-    (cutting and resampling the tracks included)."""
-    config = SegmentConfig(weights=str(SHIPPED_SEGMENTER))
-    handler = SegmenterHandler(config)
+def track_stage_seconds(
+    output: Path, handler: SegmenterHandler | AlignerHandler, min_rows: int
+) -> tuple[float, int]:
+    """Seconds a track model's handler (segmenter or aligner) takes over every track of
+    ``output``'s keypoints (cutting and resampling the tracks included)."""
     model = handler.load_model()
     start = time.perf_counter()
     table = read_table(str(output), "keypoints")
-    tracks = [track for _, track in person_tracks(table, handler.spec.fps, config.min_rows)]
+    tracks = [track for _, track in person_tracks(table, handler.spec.fps, min_rows)]
     for track in tracks:
-        list(handler.run_inference([track], model))
+        list(handler.run_inference([track], model))  # type: ignore[arg-type]
     return time.perf_counter() - start, len(tracks)
 
 
@@ -108,7 +112,10 @@ def main() -> None:
     per_person_frame = parquet_bytes / max(summary.person_frames, 1)
 
     model_s, num_clips = model_stage_seconds(work / "out")
-    segmenter_s, num_tracks = segmenter_stage_seconds(work / "out")
+    segment = SegmentConfig(weights=str(SHIPPED_SEGMENTER))
+    segmenter_s, num_tracks = track_stage_seconds(work / "out", SegmenterHandler(segment), segment.min_rows)
+    embed = EmbedConfig(weights=str(SHIPPED_ALIGNER))
+    aligner_s, _ = track_stage_seconds(work / "out", AlignerHandler(embed), embed.min_rows)
     pose_s = len(frames) / alone_fps
 
     print(f"frames: {len(frames)}, persons found by the pose stage alone: {persons}")
@@ -125,6 +132,10 @@ def main() -> None:
     print(
         f"segmenter stage:       {segmenter_s:7.2f} s for {num_tracks} tracks of the shipped segmenter"
         f" = {segmenter_s / pose_s:.3f}x the pose stage's {pose_s:.1f} s"
+    )
+    print(
+        f"aligner stage:         {aligner_s:7.2f} s for {num_tracks} tracks of the shipped aligner"
+        f" = {aligner_s / pose_s:.3f}x the pose stage's {pose_s:.1f} s"
     )
 
 

@@ -145,7 +145,7 @@ def segmentation(
     return {name: round(value, 2) for name, value in scores.items()}
 
 
-def _rates(text: str) -> list[float]:
+def dropout_rates(text: str) -> list[float]:
     rates = [float(part) for part in text.split(",") if part.strip()]
     if not rates or not all(0 <= rate <= 100 for rate in rates):
         raise argparse.ArgumentTypeError(f"rates must be percentages in [0, 100], got {text!r}")
@@ -221,7 +221,9 @@ def main(argv: list[str] | None = None) -> None:
         "--epochs-tcn", dest="epochs_tcn", type=int, default=None,
         help="epochs of the coordinate MS-TCN++ (default: the card's training.epochs_tcn)",
     )  # fmt: skip
-    parser.add_argument("--rates", type=_rates, default=_rates("0,10,30,50"), help="percent dropped")
+    parser.add_argument(
+        "--rates", type=dropout_rates, default=dropout_rates("0,10,30,50"), help="percent dropped"
+    )
     parser.add_argument("--seed", type=int, default=0, help="coordinate model training and dropout masks")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     args = parser.parse_args(argv)

@@ -45,6 +45,10 @@ from posebeam.transforms.windows import owned_frames
 ALIGNMENT_TASK = "temporal alignment: a per-frame embedding of one tracked person"
 """The model card's ``task`` of an aligner checkpoint."""
 
+SHIPPED_ALIGNER = Path(__file__).with_name("weights") / "aligner_space_time_mocap.safetensors"
+"""The space-time aligner trained on ``posebeam synth --kind repetitions`` that ``posebeam run`` uses
+by default."""
+
 
 class DividedSpaceTimeBlock(nn.Module):
     """Temporal attention per patch position, spatial attention per frame, MLP (module doc)."""
@@ -62,13 +66,20 @@ class DividedSpaceTimeBlock(nn.Module):
         self.norm2 = nn.LayerNorm(dim)
         self.mlp = nn.Sequential(nn.Linear(dim, mlp_ratio * dim), nn.GELU(), nn.Linear(mlp_ratio * dim, dim))
 
-    def forward(self, x: Tensor, padding: Tensor | None = None) -> Tensor:
-        """``x`` ``(N, T, P, D)``; ``padding`` ``(N, T)`` True on padded frames."""
+    def forward(self, x: Tensor, padding: Tensor | None = None, blocked: Tensor | None = None) -> Tensor:
+        """``x`` ``(N, T, P, D)``; ``padding`` ``(N, T)`` True on padded frames (masked out of the
+        temporal attention's keys), or ``blocked`` ``(N, T, T)`` True where frame i may not attend to
+        frame j (then ``padding`` is not used)."""
         n, t, p, d = x.shape
         xt = x.permute(0, 2, 1, 3).reshape(n * p, t, d)
-        keys = None if padding is None else padding.repeat_interleave(p, dim=0)
         h = self.temporal_norm(xt)
-        xt = xt + self.temporal_fc(self.temporal_attn(h, h, h, key_padding_mask=keys, need_weights=False)[0])
+        if blocked is not None:
+            mask = blocked.repeat_interleave(p * self.temporal_attn.num_heads, dim=0)
+            attended = self.temporal_attn(h, h, h, attn_mask=mask, need_weights=False)[0]
+        else:
+            keys = None if padding is None else padding.repeat_interleave(p, dim=0)
+            attended = self.temporal_attn(h, h, h, key_padding_mask=keys, need_weights=False)[0]
+        xt = xt + self.temporal_fc(attended)
         xs = xt.reshape(n, p, t, d).permute(0, 2, 1, 3).reshape(n * t, p, d)
         h = self.norm1(xs)
         xs = xs + self.attn(h, h, h, need_weights=False)[0]
@@ -92,9 +103,10 @@ class SpaceTimeAligner(nn.Module):
 
     def __init__(
         self, in_channels: int = 34, heatmap_size: int = 32, patch: int = 8, dim: int = 128, depth: int = 4,
-        heads: int = 4, embedding_dim: int = 128,
+        heads: int = 4, embedding_dim: int = 128, temporal_radius: int = 0,
     ) -> None:  # fmt: skip
         super().__init__()
+        self.temporal_radius = temporal_radius
         if heatmap_size % patch:
             raise ValueError(f"the heatmap size {heatmap_size} is not a multiple of the patch size {patch}")
         self.dim = dim
@@ -122,8 +134,15 @@ class SpaceTimeAligner(nn.Module):
         if frame_index is None:
             frame_index = torch.arange(t, device=heatmaps.device).expand(n, t)
         x = x + sinusoidal_code(frame_index, self.dim)[:, :, None, :]
+        blocked = None
+        if self.temporal_radius > 0:  # beyond the radius, or a padded key; a frame always sees itself
+            steps = torch.arange(t, device=heatmaps.device)
+            blocked = ((steps[:, None] - steps[None, :]).abs() > self.temporal_radius).expand(n, t, t)
+            if padding is not None:
+                blocked = blocked | padding[:, None, :]
+            blocked = blocked & ~torch.eye(t, dtype=torch.bool, device=heatmaps.device)
         for block in self.blocks:
-            x = block(x, padding)
+            x = block(x, padding, blocked)
         embedding: Tensor = self.readout(self.norm(x).mean(dim=2))
         return embedding
 
@@ -170,7 +189,7 @@ def alignment_loss(a: Tensor, b: Tensor, match: Tensor, temperature: float = 0.1
 def build_aligner(spec: AlignerSpec) -> SpaceTimeAligner:
     """The untrained aligner ``spec`` describes."""
     sizes = (spec.heatmap_size, spec.patch, spec.dim, spec.depth, spec.heads, spec.embedding_dim)
-    return SpaceTimeAligner(spec.num_channels, *sizes)
+    return SpaceTimeAligner(spec.num_channels, *sizes, temporal_radius=spec.temporal_radius)
 
 
 def load_aligner(

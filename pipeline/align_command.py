@@ -44,11 +44,13 @@ def add_train_aligner_arguments(parser: argparse.ArgumentParser) -> None:
     dests = ALIGNER_SPEC_DESTS
     spec_flag(spec, "--heatmap-size", positive_int, "heatmap side in pixels (default: 32)", dests)
     spec_flag(spec, "--patch", positive_int, "patch side in heatmap pixels (default: 8)", dests)
-    spec_flag(spec, "--dim", positive_int, "transformer width (default: 128)", dests)
+    spec_flag(spec, "--dim", positive_int, "transformer width (default: 64)", dests)
     spec_flag(spec, "--depth", positive_int, "divided space-time blocks (default: 4)", dests)
     spec_flag(spec, "--heads", positive_int, "attention heads (default: 4)", dests)
-    spec_flag(spec, "--embedding-dim", positive_int, "per-frame embedding size (default: 128)", dests)
+    spec_flag(spec, "--embedding-dim", positive_int, "per-frame embedding size (default: 64)", dests)
     spec_flag(spec, "--clip-frames", positive_int, "frames per training window (default: 64)", dests)
+    radius = "frames either side a frame attends to (default: 0, the whole window)"
+    spec_flag(spec, "--temporal-radius", non_negative_int, radius, dests)
 
 
 def run_train_aligner(args: argparse.Namespace) -> str:

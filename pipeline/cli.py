@@ -9,6 +9,7 @@
     posebeam evaluate classifier WEIGHTS TABLES [--clips 10] [--confusion PNG]
     posebeam evaluate segmenter WEIGHTS TABLES [--json]
     posebeam evaluate aligner WEIGHTS TABLES [--json]
+    posebeam align OUTPUT VIDEO_A VIDEO_B [--person-a ID] [--person-b ID] -o FILE.png
     posebeam sample FOLDER
 
 Usage errors print one line and exit 2; a failed job prints one line and exits 1 (``--verbose``
@@ -33,6 +34,7 @@ from posebeam.pipeline.align_command import (
     run_evaluate_aligner,
     run_train_aligner,
 )
+from posebeam.pipeline.align_videos import add_align_arguments, run_align
 from posebeam.pipeline.options import (
     add_aligner_arguments,
     add_classifier_arguments,
@@ -137,6 +139,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     add_evaluate_aligner_arguments(aligner)
     aligner.set_defaults(run=run_evaluate_aligner)
+    align = commands.add_parser(
+        "align", help="match the frames of two tracked persons by DTW over their embeddings (table + PNG)"
+    )
+    add_align_arguments(align)
+    align.set_defaults(run=run_align)
     sample = commands.add_parser("sample", help="download the sample street clip (vtest.avi) into FOLDER")
     sample.add_argument("folder", metavar="FOLDER")
     return parser
@@ -173,7 +180,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             _extract(args, beam_args)
         elif args.command == "synth":
             print(f"posebeam: {run_synth(args)}")
-        elif args.command in ("train", "evaluate"):
+        elif args.command in ("train", "evaluate", "align"):
             message = args.run(args)  # None: the command printed its own output (e.g. --json)
             if message is not None:
                 print(f"posebeam: {message}")

@@ -91,8 +91,8 @@ def add_aligner_arguments(parser: argparse.ArgumentParser, default: str | None) 
     """Options of the ``EmbedForAlignment`` stage (``posebeam run``)."""
     parser.add_argument(
         "--aligner", default=default,
-        help="aligner weights (.safetensors with its model card) for the embeddings table; 'none' skips "
-        "the stage (default: %(default)s)",
+        help="aligner weights (.safetensors with its model card) for the embeddings table, or 'shipped' "
+        "for the packaged preview aligner (docs/method.md §7); 'none' skips the stage (default: %(default)s)",
     )  # fmt: skip
 
 
@@ -164,7 +164,10 @@ def _segment_config(args: argparse.Namespace) -> SegmentConfig | None:
 
 
 def _embed_config(args: argparse.Namespace) -> EmbedConfig | None:
+    from posebeam.models.aligner import SHIPPED_ALIGNER
+
     weights = getattr(args, "aligner", None)
+    weights = str(SHIPPED_ALIGNER) if weights == "shipped" else weights
     return EmbedConfig(weights=weights) if check_model(weights, "aligner") else None
 
 

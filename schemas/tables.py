@@ -61,7 +61,7 @@ PREDICTION_WRITER = "posebeam.pipeline.classify.prediction_row"
 FRAME_LABEL_WRITER = "posebeam.pipeline.segment.frame_label_rows"
 SEGMENT_WRITER = "posebeam.pipeline.segment.segment_rows"
 EMBEDDING_WRITER = "posebeam.pipeline.embed.embedding_rows"
-EMBEDDING_DIM = 128
+EMBEDDING_DIM = 64
 """Values per embedding in the ``embeddings`` table (the aligners' ``embedding_dim``)."""
 PX = "pixels of the decoded frame, display orientation (x right, y down)"
 

@@ -110,3 +110,17 @@ def test_the_shipped_segmenter_verifies_and_beats_its_per_frame_baseline_by_a_wi
     assert held_out["edit"] > baseline["edit"] + 40 and held_out["f1@50"] > baseline["f1@50"] + 40
     assert held_out["accuracy"] > baseline["accuracy"] > held_out["majority_class_accuracy"]
     load_segmenter(SHIPPED_SEGMENTER)  # tensors match the card
+
+
+def test_the_shipped_aligner_verifies_and_its_card_holds_the_protocol_next_to_the_baselines() -> None:
+    from posebeam.models.aligner import SHIPPED_ALIGNER, load_aligner
+    from posebeam.models.checkpoints import verify_checkpoint
+    from posebeam.schemas.tables import EMBEDDING_DIM
+
+    card = verify_checkpoint(SHIPPED_ALIGNER)
+    assert card["architecture"] == "space_time_aligner" and card["clip"]["embedding_dim"] == EMBEDDING_DIM
+    assert card["clip"]["fps"] == 15 and card["seen"] and card["not_seen"]
+    held_out = card["metrics"]["held_out"]
+    assert held_out["aligner"]["actions"] == held_out["baseline"]["actions"] >= 10
+    assert held_out["aligner"]["kendalls_tau"] > held_out["baseline"]["kendalls_tau"] + 0.3
+    load_aligner(SHIPPED_ALIGNER)  # tensors match the card

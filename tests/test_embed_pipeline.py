@@ -19,6 +19,7 @@ from posebeam.models.aligner import embed_track, load_aligner
 from posebeam.pipeline.cli import main
 from posebeam.pipeline.embed import EmbedConfig, EmbedForAlignment
 from posebeam.pipeline.segment import person_tracks
+from posebeam.schemas.tables import EMBEDDING_DIM
 from posebeam.storage.parquet_tables import read_table
 
 TINY = ["--steps", "3", "--batch-size", "2", "--heatmap-size", "16", "--dim", "32", "--depth", "1"]
@@ -27,16 +28,16 @@ TINY += ["--clip-frames", "24"]
 
 @pytest.fixture(scope="module")
 def aligner(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
-    """(repetition tables, a 128-d aligner trained 3 steps, a 16-d one)."""
+    """(repetition tables, a 64-d aligner trained 3 steps, a 16-d one)."""
     root = tmp_path_factory.mktemp("embed")
     argv = ["synth", str(root / "data"), "--motion", "mocap", "--kind", "repetitions", "--videos", "3"]
     assert main([*argv, "--duration", "6", "--seed", "4"]) == 0
-    assert main(["train", "aligner", str(root / "data"), str(root / "m128"), *TINY]) == 0
+    assert main(["train", "aligner", str(root / "data"), str(root / "m64"), *TINY]) == 0
     assert (
         main(["train", "aligner", str(root / "data"), str(root / "m16"), *TINY, "--embedding-dim", "16"]) == 0
     )
     name = "space_time_aligner.safetensors"
-    return root / "data", root / "m128" / name, root / "m16" / name
+    return root / "data", root / "m64" / name, root / "m16" / name
 
 
 def test_embed_for_alignment_embeds_every_row_as_embed_track_does(aligner: tuple[Path, Path, Path]) -> None:
@@ -62,7 +63,7 @@ def test_embed_for_alignment_embeds_every_row_as_embed_track_does(aligner: tuple
         )
         assert_that(rows, equal_to(expected), label="embeddings")
         lengths = out["embeddings"] | "Length" >> beam.Map(lambda r: len(r["embedding"])) | beam.Distinct()
-        assert_that(lengths, equal_to([128]), label="128 values each")
+        assert_that(lengths, equal_to([EMBEDDING_DIM]), label="EMBEDDING_DIM values each")
         assert_that(out["failures"], equal_to([]), label="no failures")
 
 
@@ -85,7 +86,7 @@ def test_posebeam_run_writes_the_embeddings_table(
     assert main([*argv, "--aligner", str(weights), "--", *BEAM_TEST_OPTIONS]) == 0
     schema = pq.read_schema(next((out / "embeddings").glob("*.parquet")))
     embedding_type = schema.field("embedding").type
-    assert embedding_type.list_size == 128 and str(embedding_type.value_type) == "float"
+    assert embedding_type.list_size == EMBEDDING_DIM and str(embedding_type.value_type) == "float"
     embeddings, keypoints = pd.read_parquet(out / "embeddings"), pd.read_parquet(out / "keypoints")
     tracks = keypoints.groupby(["video_id", "person_id"]).size()
     assert len(embeddings) == tracks[tracks >= 8].sum() > 0

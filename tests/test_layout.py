@@ -18,7 +18,7 @@ import pytest
 from posebeam.models.registry import ARCHITECTURES, load_object
 
 ROOT = Path(__file__).resolve().parents[1]
-CODE_FOLDERS = ("pipeline", "training", "synth", "storage", "transforms", "models", "schemas")
+CODE_FOLDERS = ("pipeline", "training", "synth", "storage", "transforms", "models", "schemas", "figures")
 
 # folder → prefixes of modules it must not import
 FORBIDDEN: dict[str, tuple[str, ...]] = {
@@ -31,6 +31,8 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     "models": ("apache_beam", "posebeam.pipeline", "posebeam.training", "posebeam.synth"),
     "schemas": ("apache_beam", "torch", "posebeam.pipeline", "posebeam.training", "posebeam.synth",
                 "posebeam.storage", "posebeam.models", "posebeam.transforms"),
+    "figures": ("apache_beam", "torch", "posebeam.pipeline", "posebeam.training", "posebeam.synth",
+                "posebeam.storage", "posebeam.models"),
 }  # fmt: skip
 
 

@@ -34,11 +34,12 @@ def test_wheel_installs_only_under_the_posebeam_namespace(tmp_path: Path) -> Non
     names = zipfile.ZipFile(wheel).namelist()
     top_level = {name.split("/")[0] for name in names}
     assert top_level == {"posebeam", next(n for n in top_level if n.endswith(".dist-info"))}
-    for package in ("pipeline", "training", "synth", "storage", "transforms", "models", "schemas"):
+    for package in ("pipeline", "training", "synth", "storage", "transforms", "models", "schemas", "figures"):
         assert f"posebeam/{package}/__init__.py" in names
     for shipped in ("pose_slowonly_mocap.safetensors", "pose_slowonly_mocap.json", "movenet_multipose.onnx",
                     "movenet_lightning.onnx", "segmenter_heatmap_mstcn_mocap.safetensors",
-                    "segmenter_heatmap_mstcn_mocap.json"):  # fmt: skip
+                    "segmenter_heatmap_mstcn_mocap.json", "aligner_space_time_mocap.safetensors",
+                    "aligner_space_time_mocap.json"):  # fmt: skip
         assert f"posebeam/models/weights/{shipped}" in names, "the shipped weights are package data"
     for motion in ("deepmimic/humanoid3d_walk.txt.gz", "deepmimic/humanoid.urdf.gz", "cmu/01_01.bvh.gz"):
         assert f"posebeam/synth/motion_data/{motion}" in names, "motion capture is package data"

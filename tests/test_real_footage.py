@@ -39,7 +39,8 @@ def test_street_clip_with_broken_neighbours_through_posebeam_run(street_clip: Pa
     expected_failures = write_broken_inputs(folder, street_clip)
     out = tmp_path / "out"
 
-    assert main(["run", str(folder), str(out)]) == 0  # extract + the shipped classifier and segmenter
+    # extract + the shipped classifier and segmenter (default) and aligner (asked for)
+    assert main(["run", str(folder), str(out), "--aligner", "shipped"]) == 0
 
     videos = pd.read_parquet(out / "videos")
     failures = pd.read_parquet(out / "failures")
@@ -76,6 +77,15 @@ def test_street_clip_with_broken_neighbours_through_posebeam_run(street_clip: Pa
     assert segments.groupby("person_id").apply(_tiles).all()
     pedestrian_share = labels.label.isin(["walk", "stand"]).mean()
     assert pedestrian_share >= 0.7, f"only {pedestrian_share:.0%} of the frames labelled walk or stand"
+    # The shipped aligner embeds the same rows; posebeam align matches two walkers of the clip.
+    embeddings = pd.read_parquet(out / "embeddings")
+    assert len(embeddings) == len(labels) and np.isfinite(np.stack(embeddings.embedding.to_numpy())).all()
+    walker_a, walker_b = track_length.sort_values().index[-2:]
+    figure = tmp_path / "walkers.png"
+    argv = ["align", str(out), street_clip.name, street_clip.name, "-o", str(figure)]
+    assert main([*argv, "--person-a", str(walker_a), "--person-b", str(walker_b)]) == 0
+    matches = pd.read_csv(figure.with_suffix(".csv"))
+    assert len(matches) == track_length[walker_a] and matches.frame_b.is_monotonic_increasing
     # Anatomy, not noise: shoulders sit above hips, which sit above ankles (y grows downwards).
     confident = (triplets[:, [5, 11, 15], 2] > 0.3).all(axis=1)
     assert confident.mean() > 0.5

@@ -83,12 +83,16 @@ def _padded(volumes: Sequence[np.ndarray]) -> tuple[Tensor, Tensor]:
     return torch.from_numpy(batch), torch.from_numpy(padding)
 
 
+def _positions(padding: Tensor, start: Tensor) -> Tensor:
+    return start[:, None] + torch.arange(padding.shape[1], device=padding.device)[None]
+
+
 def pair_loss(
     model: SpaceTimeAligner, tracks: Sequence[TrackArrays], spec: AlignerSpec,
     augmentation: AlignmentAugmentation, rng: np.random.Generator,
 ) -> Tensor:  # fmt: skip
     """CASA's loss averaged over one window per track and its augmented copy (module doc)."""
-    originals, copies, matches = [], [], []
+    originals, copies, matches, offsets = [], [], [], []
     for track in tracks:
         start = int(rng.integers(0, max(len(track.keypoints) - spec.clip_frames, 0) + 1))
         keypoints = track.keypoints[start : start + spec.clip_frames]
@@ -97,11 +101,13 @@ def pair_loss(
         originals.append(render(keypoints, scores, spec))
         copies.append(render(copy.keypoints, copy.scores, spec))
         matches.append(copy.match)
+        offsets.append(rng.integers(0, augmentation.position_jitter + 1, 2))
     device = next(model.parameters()).device
     x, x_pad = _padded(originals)
     y, y_pad = _padded(copies)
-    a = model.project(model(x.to(device), x_pad.to(device)))
-    b = model.project(model(y.to(device), y_pad.to(device)))  # its own positions: no index leaks the answer
+    first = torch.as_tensor(np.array(offsets))  # each sequence's first temporal-code position
+    a = model.project(model(x.to(device), x_pad.to(device), _positions(x_pad, first[:, 0]).to(device)))
+    b = model.project(model(y.to(device), y_pad.to(device), _positions(y_pad, first[:, 1]).to(device)))
     losses = [
         alignment_loss(a[i, : len(o)], b[i, : len(m)], torch.from_numpy(m).to(device))
         for i, (o, m) in enumerate(zip(originals, matches, strict=True))
@@ -204,6 +210,7 @@ def train(
         "task": ALIGNMENT_TASK,
         "layout": COCO17.name,
         "clip": spec.to_card(),
+        "augmentation": asdict(DEFAULT_AUGMENTATION),
         "parameters": sum(p.numel() for p in model.parameters()),
         "training": {**asdict(config), "data": data, "train_tracks": len(train_tracks),
                      "final_loss": round(float(np.mean(losses[-20:])), 4),

@@ -5,16 +5,21 @@ CASA (github.com/taeinkwon/CASA, ``src/datasets/pennaction.py``) aligns a sequen
 copy of itself. Its augmentations act on 3D joints; posebeam's act on the 2D keypoints before the
 heatmaps are rendered (cheap, and exact about which frame is which), in this order:
 
-1. *fast* (CASA's): a fraction ``U(0, max_frame_drop)`` of the frames is deleted; the copy keeps the
-   others in order, so each copy frame's original frame is known exactly (``match``), where CASA
-   matches by nearest timestamp;
-2. *flip*, with probability ``flip``: x mirrored about the track's centre, left and right joints
+1. *temporal crop*: the copy covers a contiguous stretch of ``U(min_crop, 1)`` of the track's frames
+   (so the copy's first frame is not the original's: its position in the window tells nothing);
+2. *speed change*: the stretch is resampled at a speed factor drawn log-uniformly from ``speed``
+   (above 1 faster: fewer frames), each joint linearly interpolated between the two nearest frames
+   (where either misses the joint, the nearer frame's value); a copy frame's ``match`` is the nearest
+   original frame, as CASA matches by nearest timestamp;
+3. *fast* (CASA's frame drop): a fraction ``U(0, max_frame_drop)`` of the resampled frames is
+   deleted, the others kept in order;
+4. *flip*, with probability ``flip``: x mirrored about the track's centre, left and right joints
    swapped (COCO-17's flip permutation);
-3. *affine*: rotation by ``U(−rotation_deg, rotation_deg)``, scale ``U(scale)`` and a shift of up to
+5. *affine*: rotation by ``U(−rotation_deg, rotation_deg)``, scale ``U(scale)`` and a shift of up to
    ``shift`` × the track's size in x and y, about the track's centre (the median of its joints);
-4. *keypoint dropout*: each present joint of each frame missing (score 0) with probability
+6. *keypoint dropout*: each present joint of each frame missing (score 0) with probability
    ``joint_drop``;
-5. *noise*: Gaussian jitter of ``noise`` × the track's size on every present joint.
+7. *noise*: Gaussian jitter of ``noise`` × the track's size on every present joint.
 
 The track's size is the median over frames of the larger extent of its present joints.
 """
@@ -37,20 +42,23 @@ class AlignerSpec(CardSpec):
     """How a track becomes the aligner's input, and the transformer's sizes; the model card's
     ``clip`` entry. Heatmaps as the segmenter's (``heatmap_size``, ``sigma``, ``box_window``,
     ``box_padding``); ``patch``, ``dim``, ``depth``, ``heads``, ``embedding_dim``: the transformer's;
+    ``temporal_radius``: a frame attends to the frames at most this far (0: every frame of the window);
     ``clip_frames``: frames per training window; ``window``: longer tracks are embedded in windows of
-    this many frames, half-overlapping; ``fps``: the training tracks' frame rate."""
+    this many frames, half-overlapping (chosen on validation data, docs/method.md §7); ``fps``: the
+    training tracks' frame rate."""
 
     heatmap_size: int = 32
     sigma: float = 0.6
     box_window: int = 15
     box_padding: float = 0.25
     patch: int = 8
-    dim: int = 128
+    dim: int = 64
     depth: int = 4
     heads: int = 4
-    embedding_dim: int = 128
+    embedding_dim: int = 64
+    temporal_radius: int = 0
     clip_frames: int = 64
-    window: int = 256
+    window: int = 96
     fps: float = 15.0
 
     def __post_init__(self) -> None:
@@ -73,10 +81,15 @@ class AlignerSpec(CardSpec):
 
 @dataclass(frozen=True)
 class AlignmentAugmentation:
-    """The copy's augmentations (module doc); zeros and ``scale=(1, 1)`` leave it unchanged."""
+    """The copy's augmentations (module doc); ``min_crop=1``, ``speed=(1, 1)``, ``scale=(1, 1)`` and
+    zeros leave it unchanged. ``position_jitter`` acts in training on both sequences: each one's
+    temporal code starts at a random position in ``[0, position_jitter]``, drawn independently."""
 
+    position_jitter: int = 192
+    min_crop: float = 0.6
+    speed: tuple[float, float] = (2 / 3, 1.5)
     max_frame_drop: float = 0.5
-    flip: float = 0.5
+    flip: float = 0.0
     rotation_deg: float = 15.0
     scale: tuple[float, float] = (0.9, 1.1)
     shift: float = 0.1
@@ -111,12 +124,13 @@ def augmented_copy(
 ) -> AugmentedCopy:
     """One random augmented copy of a track (``(T, 17, 2)`` pixels, ``(T, 17)`` scores; module doc)."""
     a = augmentation
-    num_frames = len(keypoints)
+    times = _crop_and_speed(len(keypoints), rng, a)
+    xy, score = _resampled(np.asarray(keypoints, dtype=np.float64), np.asarray(scores, np.float32), times)
+    num_frames = len(times)
     drop = round(float(rng.uniform(0, a.max_frame_drop)) * num_frames) if a.max_frame_drop > 0 else 0
     drop = min(drop, max(num_frames - 2, 0))
     keep = np.sort(rng.choice(num_frames, num_frames - drop, replace=False))
-    xy = np.asarray(keypoints, dtype=np.float64)[keep]
-    score = np.asarray(scores, dtype=np.float32)[keep].copy()
+    xy, score, times = xy[keep], score[keep], times[keep]
     centre, size = track_centre_and_size(xy, score)
     xy = xy - centre
     if rng.random() < a.flip:
@@ -128,4 +142,30 @@ def augmented_copy(
     score[rng.random(score.shape) < a.joint_drop] = 0.0
     xy = xy + rng.normal(0.0, a.noise * size, xy.shape) if a.noise > 0 else xy
     xy[score < EPS] = 0.0
-    return AugmentedCopy(xy.astype(np.float32), score, keep)
+    return AugmentedCopy(xy.astype(np.float32), score, np.rint(times).astype(np.int64))
+
+
+def _crop_and_speed(num_frames: int, rng: np.random.Generator, a: AlignmentAugmentation) -> np.ndarray:
+    """The copy's frame times in the original's frame numbers (fractional after a speed change)."""
+    length = max(min(num_frames, 2), round(float(rng.uniform(min(a.min_crop, 1.0), 1.0)) * num_frames))
+    start = int(rng.integers(0, num_frames - length + 1))
+    low, high = np.log(a.speed[0]), np.log(a.speed[1])
+    factor = float(np.exp(rng.uniform(low, high))) if high > low else float(a.speed[0])
+    times = start + np.arange(0.0, length - 1 + 1e-9, factor)
+    if len(times) < min(length, 2):  # too fast for a short track: keep its frames
+        times = start + np.arange(float(length))
+    return times
+
+
+def _resampled(keypoints: np.ndarray, scores: np.ndarray, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Joints at fractional ``times``: linear between the two nearest frames where both have the
+    joint, else the nearer frame's."""
+    lo = np.floor(times).astype(np.int64)
+    hi = np.minimum(lo + 1, len(keypoints) - 1)
+    w = (times - lo)[:, None]
+    nearest = np.where(w[:, 0] < 0.5, lo, hi)
+    both = (scores[lo] >= EPS) & (scores[hi] >= EPS)
+    xy = np.where(both[..., None], (1 - w[..., None]) * keypoints[lo] + w[..., None] * keypoints[hi],
+                  keypoints[nearest])  # fmt: skip
+    score = np.where(both, (1 - w) * scores[lo] + w * scores[hi], scores[nearest]).astype(np.float32)
+    return xy, score

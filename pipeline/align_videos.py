@@ -1,0 +1,162 @@
+"""``posebeam align OUTPUT VIDEO_A VIDEO_B -o FILE.png``: the frame-to-frame correspondence of two
+tracked persons by dynamic time warping over their ``embeddings`` rows.
+
+As LAV's ``visualize_alignment.py`` (github.com/trquhuytin/LAV-CVPR21): both tracks' embeddings
+subsampled with one stride, plain DTW on the squared-Euclidean cost
+(:func:`~posebeam.models.alignment.dtw_path`), and for each frame of A the first frame of B the path
+matches it to. Writes that table as ``FILE.csv`` (``frame_a``, ``frame_b``: frame numbers of the
+videos) and ``FILE.png``: the cost matrix with the path and four matched skeleton pairs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from posebeam.figures.alignment_figure import MatchedPose, draw_alignment
+from posebeam.models.alignment import dtw_path, first_matches
+from posebeam.pipeline.segment_command import check_exists
+from posebeam.pipeline.usage import UsageError, non_negative_int, positive_int
+from posebeam.schemas.layouts import COCO17
+from posebeam.storage.parquet_tables import read_table
+
+MAX_COST_CELLS = 4_000_000
+"""The automatic stride keeps the DTW cost matrix at most this many cells (about 2000 × 2000)."""
+
+
+def add_align_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("output", metavar="OUTPUT", help="the tables of a posebeam run with embeddings")
+    parser.add_argument("video_a", metavar="VIDEO_A", help="a video_id, or the file name or URI of a video")
+    parser.add_argument("video_b", metavar="VIDEO_B", help="the video to align VIDEO_A with")
+    for flag, video in (("--person-a", "VIDEO_A"), ("--person-b", "VIDEO_B")):
+        parser.add_argument(
+            flag, dest=flag[2:].replace("-", "_"), type=non_negative_int, default=None, metavar="ID",
+            help=f"person_id in {video} (default: its person with the most embedded frames)",
+        )  # fmt: skip
+    for flag, video in (("--frames-a", "VIDEO_A"), ("--frames-b", "VIDEO_B")):
+        parser.add_argument(
+            flag, dest=flag[2:].replace("-", "_"), type=frame_span, default=None, metavar="START:END",
+            help=f"only {video}'s frames START to END-1 (frame numbers; either side may be left empty)",
+        )  # fmt: skip
+    parser.add_argument("--stride", type=positive_int, default=None,
+                        help="use every N-th embedded frame (default: 1, or what keeps the cost matrix "
+                        f"under {MAX_COST_CELLS:,} cells)")  # fmt: skip
+    parser.add_argument("-o", dest="figure", metavar="FILE.png", type=Path, required=True,
+                        help="the figure; the matched frames go to FILE.csv beside it")  # fmt: skip
+
+
+def frame_span(text: str) -> tuple[int | None, int | None]:
+    """``START:END`` → ``(START, END)``, either ``None`` when left empty."""
+    start, sep, end = text.partition(":")
+    try:
+        span = (int(start) if start.strip() else None, int(end) if end.strip() else None)
+    except ValueError:
+        span = None
+    empty = span is not None and span[0] is not None and span[1] is not None and span[0] >= span[1]
+    if not sep or span is None or empty:
+        raise argparse.ArgumentTypeError(f"expected START:END with START < END (frame numbers), got {text!r}")
+    return span
+
+
+def resolve_video(videos: pa.Table, name: str) -> str:
+    """The ``video_id`` that ``name`` is, or whose URI is ``name`` or ends with ``/name``."""
+    ids, uris = videos.column("video_id").to_pylist(), videos.column("uri").to_pylist()
+    found = {i for i, uri in zip(ids, uris, strict=True) if name in (i, uri) or uri.endswith("/" + name)}
+    if len(found) == 1:
+        return found.pop()
+    if found:
+        raise UsageError(f"{name} matches {len(found)} videos; give a video_id ({', '.join(sorted(found))})")
+    raise UsageError(f"no video {name} in the videos table (give a video_id, a file name or a URI)")
+
+
+def person_embeddings(
+    table: pa.Table, video_id: str, person: int | None, span: tuple[int | None, int | None] | None = None
+) -> tuple[int, pa.Table]:
+    """The chosen person of ``video_id`` (``person``, or the one with the most rows) and its rows of
+    ``table`` within the frame ``span``, sorted by frame."""
+    rows = table.filter(pc.equal(table.column("video_id"), video_id))
+    persons, counts = np.unique(rows.column("person_id").to_numpy(), return_counts=True)
+    if len(persons) == 0:
+        raise UsageError(f"video {video_id} has no embeddings (was it run with --aligner none?)")
+    if person is None:
+        person = int(persons[np.argmax(counts)])
+    elif person not in persons:
+        raise UsageError(f"video {video_id} has no embedded person {person} (embedded: {persons.tolist()})")
+    chosen = rows.filter(pc.equal(rows.column("person_id"), person))
+    start, end = span or (None, None)
+    if start is not None:
+        chosen = chosen.filter(pc.greater_equal(chosen.column("frame_index"), start))
+    if end is not None:
+        chosen = chosen.filter(pc.less(chosen.column("frame_index"), end))
+    if chosen.num_rows == 0:
+        raise UsageError(f"person {person} of video {video_id} has no embedded frame in {start}:{end}")
+    return person, chosen.sort_by("frame_index")
+
+
+def auto_stride(length_a: int, length_b: int) -> int:
+    """The smallest stride that keeps the cost matrix within :data:`MAX_COST_CELLS`."""
+    stride = 1
+    while math.ceil(length_a / stride) * math.ceil(length_b / stride) > MAX_COST_CELLS:
+        stride += 1
+    return stride
+
+
+def _poses(keypoints: pa.Table, video_id: str, person: int, frames: list[int]) -> dict[int, MatchedPose]:
+    same = pc.and_(
+        pc.equal(keypoints.column("video_id"), video_id), pc.equal(keypoints.column("person_id"), person)
+    )
+    rows = keypoints.filter(same)
+    wanted = rows.filter(pc.is_in(rows.column("frame_index"), pa.array(frames, pa.int32())))
+    values = np.asarray(wanted.column("keypoints").to_pylist(), dtype=np.float32)
+    values = values.reshape(-1, COCO17.num_joints, 3)
+    return {
+        int(frame): MatchedPose(int(frame), joints[:, :2], joints[:, 2])
+        for frame, joints in zip(wanted.column("frame_index").to_pylist(), values, strict=True)
+    }
+
+
+def run_align(args: argparse.Namespace) -> str:
+    check_exists(args.output, "OUTPUT")
+    if args.figure.suffix.lower() != ".png":
+        raise UsageError(f"-o {args.figure}: the figure must be a .png file")
+    try:
+        videos, embeddings = read_table(args.output, "videos"), read_table(args.output, "embeddings")
+    except FileNotFoundError as err:
+        raise UsageError(f"{err} (posebeam run writes embeddings with an aligner)") from None
+    video_a, video_b = resolve_video(videos, args.video_a), resolve_video(videos, args.video_b)
+    person_a, rows_a = person_embeddings(embeddings, video_a, args.person_a, args.frames_a)
+    person_b, rows_b = person_embeddings(embeddings, video_b, args.person_b, args.frames_b)
+    stride = args.stride or auto_stride(rows_a.num_rows, rows_b.num_rows)
+    frames_a = rows_a.column("frame_index").to_numpy()[::stride]
+    frames_b = rows_b.column("frame_index").to_numpy()[::stride]
+    a = np.asarray(rows_a.column("embedding").to_pylist(), dtype=np.float32)[::stride]
+    b = np.asarray(rows_b.column("embedding").to_pylist(), dtype=np.float32)[::stride]
+    cost, path = dtw_path(a, b)
+    matched = frames_b[first_matches(path)]
+    table = args.figure.with_suffix(".csv")
+    table.parent.mkdir(parents=True, exist_ok=True)
+    with table.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["frame_a", "frame_b"])
+        writer.writerows(zip(frames_a.tolist(), matched.tolist(), strict=True))
+    shown = [int(q * (len(frames_a) - 1)) for q in (0.125, 0.375, 0.625, 0.875)]
+    keypoints = read_table(args.output, "keypoints")
+    poses_a = _poses(keypoints, video_a, person_a, [int(frames_a[i]) for i in shown])
+    poses_b = _poses(keypoints, video_b, person_b, [int(matched[i]) for i in shown])
+    pairs = [
+        (poses_a[int(frames_a[i])], poses_b[int(matched[i])])
+        for i in shown
+        if int(frames_a[i]) in poses_a and int(matched[i]) in poses_b
+    ]
+    titles = (f"{args.video_a} person {person_a}", f"{args.video_b} person {person_b}")
+    draw_alignment(cost, path, frames_a, frames_b, pairs, titles, args.figure)
+    return (
+        f"{len(frames_a)} frames of {titles[0]} matched to {titles[1]} ({len(frames_b)} frames, stride "
+        f"{stride}); table {table}, figure {args.figure}"
+    )

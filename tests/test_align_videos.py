@@ -1,0 +1,121 @@
+"""``posebeam align``: DTW over two persons' embeddings, on executions of one motion-capture action
+embedded by the shipped aligner; the matched frames, the figure and the usage errors."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from PIL import Image
+
+from posebeam.models.aligner import SHIPPED_ALIGNER, embed_track, load_aligner
+from posebeam.pipeline.align_videos import auto_stride
+from posebeam.pipeline.cli import EXIT_USAGE, main
+from posebeam.schemas.tables import EMBEDDINGS
+from posebeam.training.alignment_units import PhaseUnit, phase_units, track_actions
+from posebeam.training.datasets import FrameSequence, load_frame_sequences
+
+
+@pytest.fixture(scope="module")
+def run_output(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[FrameSequence], list[str]]:
+    """Two videos of jumps (held-out captures) with their keypoints, videos, phase labels and an
+    ``embeddings`` table from the shipped aligner, as ``posebeam run`` would write it."""
+    data = tmp_path_factory.mktemp("align") / "tables"
+    argv = ["synth", str(data), "--motion", "mocap", "--kind", "repetitions", "--actions", "jump"]
+    assert main([*argv, "--videos", "2", "--split", "test", "--seed", "5"]) == 0
+    sequences, phases = load_frame_sequences(str(data), str(data), table="phase_labels")
+    model, spec, _ = load_aligner(SHIPPED_ALIGNER)
+    rows = []
+    for sequence in sequences:
+        embeddings = embed_track(model, sequence.keypoints, sequence.scores, spec)
+        rows += [
+            {"video_id": sequence.video_id, "person_id": sequence.person_id,
+             "frame_index": sequence.start_frame + t, "embedding": e.tolist(), "model": "test"}
+            for t, e in enumerate(embeddings)
+        ]  # fmt: skip
+    (data / "embeddings").mkdir()
+    pq.write_table(pa.Table.from_pylist(rows, schema=EMBEDDINGS), data / "embeddings" / "part-0.parquet")
+    return data, sequences, phases
+
+
+def _jumps(
+    data: Path, sequences: list[FrameSequence], phases: list[str]
+) -> list[tuple[FrameSequence, PhaseUnit]]:
+    """The first whole jump (one repetition with the action's phase pattern) of each video."""
+    units = phase_units(sequences, phases, track_actions(str(data)))["jump"]
+    first: dict[str, PhaseUnit] = {}
+    for unit in units:
+        first.setdefault(unit.video_id, unit)
+    return [(sequences[unit.sequence], unit) for unit in first.values()]
+
+
+def test_two_executions_get_a_monotone_path_a_table_and_a_figure(
+    run_output: tuple[Path, list[FrameSequence], list[str]], tmp_path: Path
+) -> None:
+    data, sequences, phases = run_output
+    (a, unit_a), (b, unit_b) = _jumps(data, sequences, phases)[:2]
+    span_a = f"{a.start_frame + unit_a.start}:{a.start_frame + unit_a.end}"
+    span_b = f"{b.start_frame + unit_b.start}:{b.start_frame + unit_b.end}"
+    figure = tmp_path / "figures" / "jump.png"
+    argv = ["align", str(data), a.video_id, b.video_id, "--person-a", str(a.person_id), "-o", str(figure)]
+    assert main([*argv, "--frames-a", span_a, "--frames-b", span_b]) == 0
+    with figure.with_suffix(".csv").open() as handle:
+        pairs = np.array([(int(r["frame_a"]), int(r["frame_b"])) for r in csv.DictReader(handle)])
+    assert pairs[:, 0].tolist() == list(range(a.start_frame + unit_a.start, a.start_frame + unit_a.end))
+    assert np.all(np.diff(pairs[:, 1]) >= 0)  # a monotone path
+    assert pairs[0, 1] == b.start_frame + unit_b.start  # from both first frames
+    assert pairs[:, 1].max() < b.start_frame + unit_b.end
+    with Image.open(figure) as image:
+        assert image.format == "PNG" and image.width > 600
+
+
+def test_person_defaults_to_the_most_embedded_and_a_video_is_found_by_file_name(
+    run_output: tuple[Path, list[FrameSequence], list[str]],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    data, _, _ = run_output
+    videos = pq.read_table(data / "videos").to_pylist()
+    name = Path(videos[0]["uri"]).name
+    assert main(["align", str(data), name, videos[1]["video_id"], "-o", str(tmp_path / "a.png")]) == 0
+    assert "person" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ("video", "no video nothing.mp4"),
+        ("person", "has no embedded person 99"),
+        ("suffix", "must be a .png"),
+    ],
+)
+def test_usage_errors_are_one_line(
+    run_output: tuple[Path, list[FrameSequence], list[str]], tmp_path: Path,
+    capsys: pytest.CaptureFixture[str], change: str, message: str,
+) -> None:  # fmt: skip
+    data, sequences, _ = run_output
+    video_a = "nothing.mp4" if change == "video" else sequences[0].video_id
+    argv = ["align", str(data), video_a, sequences[1].video_id, "-o", str(tmp_path / "x.png")]
+    argv += ["--person-b", "99"] if change == "person" else []
+    argv[-1] = str(tmp_path / "x.jpg") if change == "suffix" else argv[-1]
+    assert main(argv) == EXIT_USAGE
+    err = capsys.readouterr().err.strip()
+    assert message in err and "\n" not in err
+
+
+def test_a_run_without_embeddings_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["synth", str(tmp_path / "t"), "--videos", "1", "--duration", "2"]) == 0
+    assert main(["align", str(tmp_path / "t"), "a", "b", "-o", str(tmp_path / "x.png")]) == EXIT_USAGE
+    assert "no embeddings table" in capsys.readouterr().err
+
+
+def test_the_automatic_stride_bounds_the_cost_matrix() -> None:
+    assert auto_stride(100, 200) == 1
+    assert auto_stride(4000, 4000) == 2
+    assert auto_stride(30_000, 30_000) == 15
