@@ -1,0 +1,124 @@
+"""Do DTW paths over the aligner's embeddings put phase boundaries together?
+
+``posebeam align`` matches two executions by DTW over their embeddings. This script measures, on
+held-out repetitions (the units of ``posebeam evaluate aligner``), how far apart the path puts the
+starts of the same phase: for random pairs of units of one action from different videos, each
+phase start t of A is matched to the first frame of B on the path (LAV's rule), and the error is its
+distance in frames to where that phase starts in B. Three ways of aligning, side by side:
+
+- aligner: DTW over the checkpoint's embeddings (``--weights``), computed over whole tracks and cut
+  to the units, as ``posebeam run`` + ``posebeam align --frames-a/--frames-b`` do;
+- baseline: DTW over hip-centred, torso-scaled keypoints with confidences;
+- uniform: no features, A's time stretched linearly onto B's (synthetic executions of one capture
+  differ mostly by a uniform speed, so this is the bar for these data).
+
+    python benchmarks/align_boundaries.py data/rep-test \\
+        --weights models/weights/aligner_space_time_mocap.safetensors [--pairs 60] [--seed 0] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from posebeam.models.aligner import embed_track, load_aligner
+from posebeam.models.alignment import dtw_path, first_matches
+from posebeam.training.alignment_units import PhaseUnit, phase_units, track_actions
+from posebeam.training.datasets import FrameSequence, load_frame_sequences
+from posebeam.training.train_classifier import device
+from posebeam.transforms.track_coordinates import hip_torso_coordinates
+
+METHODS = ("aligner", "baseline", "uniform")
+
+
+def boundary_errors(unit_a: PhaseUnit, unit_b: PhaseUnit, matched: np.ndarray) -> list[int]:
+    """For each phase start of ``unit_a`` (after its first frame) whose phase also starts in
+    ``unit_b``, the distance in frames from ``matched[t]`` (A's frame t → a frame of B) to it."""
+    starts_b = {int(unit_b.phases[t]): int(t) for t in np.flatnonzero(np.diff(unit_b.phases)) + 1}
+    return [
+        abs(int(matched[t]) - starts_b[int(unit_a.phases[t])])
+        for t in np.flatnonzero(np.diff(unit_a.phases)) + 1
+        if int(unit_a.phases[t]) in starts_b
+    ]
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    model, spec, _ = load_aligner(args.weights, device=str(device()))
+    sequences, names = load_frame_sequences(args.test, args.test, table="phase_labels")
+    units = phase_units(sequences, names, track_actions(args.test))
+    cache: dict[tuple[str, int], np.ndarray] = {}
+
+    def features(method: str, unit: PhaseUnit) -> np.ndarray:
+        s: FrameSequence = sequences[unit.sequence]
+        embed: Callable[[], np.ndarray] = {
+            "aligner": lambda: embed_track(model, s.keypoints, s.scores, spec),
+            "baseline": lambda: hip_torso_coordinates(s.keypoints, s.scores),
+        }[method]
+        if (method, unit.sequence) not in cache:
+            cache[method, unit.sequence] = embed()
+        return cache[method, unit.sequence][unit.start : unit.end]
+
+    rng = np.random.default_rng(args.seed)
+    per_action: dict[str, dict[str, dict[str, float]]] = {}
+    everything: dict[str, list[int]] = {m: [] for m in METHODS}
+    for action, found in units.items():
+        pairs = [(a, b) for a in found for b in found if a.video_id != b.video_id]
+        if not pairs:
+            continue
+        chosen = rng.choice(len(pairs), min(args.pairs, len(pairs)), replace=False)
+        errors: dict[str, list[int]] = {m: [] for m in METHODS}
+        for a, b in (pairs[i] for i in chosen):
+            for method in ("aligner", "baseline"):
+                _, path = dtw_path(features(method, a), features(method, b))
+                errors[method] += boundary_errors(a, b, first_matches(path))
+            length_a, length_b = a.end - a.start, b.end - b.start
+            stretched = np.rint(np.arange(length_a) * (length_b - 1) / max(length_a - 1, 1))
+            errors["uniform"] += boundary_errors(a, b, stretched)
+        if errors["uniform"]:
+            per_action[action] = {m: summary(e) for m, e in errors.items()}
+            for m in METHODS:
+                everything[m] += errors[m]
+    overall = {m: summary(e) for m, e in everything.items()}
+    return {"weights": str(args.weights), "test": args.test, "pairs_per_action": args.pairs,
+            "seed": args.seed, "all": overall, "per_action": per_action}  # fmt: skip
+
+
+def summary(errors: list[int]) -> dict[str, float]:
+    e = np.asarray(errors, dtype=float)
+    return {"boundaries": len(e), "median": float(np.median(e)), "mean": round(float(e.mean()), 2),
+            "within_3": round(float((e <= 3).mean()), 3)}  # fmt: skip
+
+
+def table(result: dict[str, Any]) -> str:
+    lines = [f"{'action':10} | " + " | ".join(f"{m:^21}" for m in METHODS),
+             f"{'':10} | " + " | ".join(["median  mean  ≤3 fr."] * len(METHODS))]  # fmt: skip
+    rows = {**result["per_action"], "all": result["all"]}
+    for action, scores in rows.items():
+        cells = [
+            f"{scores[m]['median']:6.1f} {scores[m]['mean']:5.1f} {scores[m]['within_3']:6.2f}"
+            for m in METHODS
+        ]
+        lines.append(f"{action:10} | " + " | ".join(f"{c:^21}" for c in cells))
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("test", metavar="TEST_TABLES", help="keypoints, phase_labels and frame_labels_gt")
+    parser.add_argument("--weights", required=True, help="the aligner's checkpoint")
+    parser.add_argument("--pairs", type=int, default=60, help="unit pairs per action (default: 60)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    args = parser.parse_args(argv)
+    result = run(args)
+    print(json.dumps(result) if args.json else table(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,56 @@
+"""``benchmarks/aligner_dropout.py`` and ``benchmarks/align_boundaries.py`` on tiny held-out
+repetitions with the shipped aligner, and the boundary error on a worked example."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from posebeam.models.aligner import SHIPPED_ALIGNER
+from posebeam.pipeline.cli import main as posebeam
+from posebeam.training.alignment_units import PhaseUnit
+from posebeam.training.train_aligner import evaluate
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+import align_boundaries
+import aligner_dropout
+
+
+@pytest.fixture(scope="module")
+def repetitions(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    data = tmp_path_factory.mktemp("bench") / "rep"
+    argv = ["synth", str(data), "--motion", "mocap", "--kind", "repetitions", "--actions", "walk,punch"]
+    assert posebeam([*argv, "--videos", "8", "--duration", "8", "--split", "test", "--seed", "3"]) == 0
+    return data
+
+
+def test_a_boundary_error_is_the_distance_to_where_the_phase_starts_in_b() -> None:
+    a = PhaseUnit("a", "x", 0, 0, 6, np.array([0, 0, 1, 1, 2, 2]))
+    b = PhaseUnit("b", "x", 1, 0, 8, np.array([0, 1, 1, 1, 1, 2, 2, 2]))
+    matched = np.array([0, 0, 2, 3, 4, 7])  # A's phase 1 starts at 2 -> B's 2 (starts at 1); 2 at 4 -> 4 (5)
+    assert align_boundaries.boundary_errors(a, b, matched) == [1, 1]
+
+
+def test_the_dropout_benchmark_at_zero_is_the_evaluation_and_runs_every_rate(
+    repetitions: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    aligner_dropout.main([str(repetitions), "--weights", str(SHIPPED_ALIGNER), "--rates", "0,50", "--json"])
+    result = json.loads(capsys.readouterr().out)
+    scores = evaluate(str(SHIPPED_ALIGNER), str(repetitions))
+    for name in ("aligner", "baseline"):
+        assert result[name]["0"]["kendalls_tau"] == round(scores[name]["kendalls_tau"], 3)
+        assert set(result[name]) == {"0", "50"}
+    assert result["baseline"]["50"] != result["baseline"]["0"]
+
+
+def test_the_boundary_benchmark_scores_the_three_ways(
+    repetitions: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    align_boundaries.main([str(repetitions), "--weights", str(SHIPPED_ALIGNER), "--pairs", "5", "--json"])
+    result = json.loads(capsys.readouterr().out)
+    assert set(result["all"]) == {"aligner", "baseline", "uniform"}
+    assert all(result["all"][m]["boundaries"] > 0 for m in result["all"])
