@@ -25,7 +25,7 @@ import logging
 from typing import Any, cast
 
 import numpy as np
-from segmenter_dropout import drop_fraction, dropout_rates
+from segmenter_dropout import drop_fraction, dropout_rates, rate_rows
 
 from posebeam.models.aligner import embed_track, load_aligner
 from posebeam.training.alignment_units import evaluate_units, phase_units, track_actions
@@ -68,15 +68,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def table(result: dict[str, Any]) -> str:
     """The header line and the side-by-side table."""
-    lines = [
-        f"{result['tracks']} test tracks, {result['units']} repetitions, {result['actions']} actions scored",
-        f"{'':9} | {'aligner':^20} | {'baseline':^20}".rstrip(),
-        f"{'dropped %':>9} | " + " | ".join([" ".join(f"{n:>6}" for n in SHOWN.values())] * len(MODELS)),
-    ]
-    for percent in result["dropped_percent"]:
-        cells = [" ".join(f"{result[m][percent][key]:6.3f}" for key in SHOWN) for m in MODELS]
-        lines.append(f"{percent:>9} | " + " | ".join(cells))
-    return "\n".join(lines)
+    header = (
+        f"{result['tracks']} test tracks, {result['units']} repetitions, {result['actions']} actions scored"
+    )
+    return "\n".join([header, *rate_rows(result, MODELS, SHOWN, "6.3f")])
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -202,13 +202,21 @@ def table(result: dict[str, Any]) -> str:
         f"train {train['tracks']} tracks, {train['frames']} frames; test {test['tracks']} tracks, "
         f"{test['frames']} frames; {result['classes']} classes; coordinate MS-TCN++: epochs "
         f"{result['epochs_tcn']}, {result['coordinate_minutes']:.1f} min",
-        f"{'':9} | {'heatmaps':^20} | {'coordinates':^20}".rstrip(),
-        f"{'dropped %':>9} | " + " | ".join([" ".join(f"{n:>6}" for n in SHOWN.values())] * len(MODELS)),
+    ]
+    return "\n".join(lines + rate_rows(result, MODELS, SHOWN, "6.1f"))
+
+
+def rate_rows(result: dict[str, Any], models: Sequence[str], shown: dict[str, str], spec: str) -> list[str]:
+    """The side-by-side table: a column group per model, a row per dropped percentage, ``shown``'s
+    scores (key → heading) formatted by ``spec``."""
+    lines = [
+        f"{'':9} | " + " | ".join(f"{m:^20}" for m in models),
+        f"{'dropped %':>9} | " + " | ".join([" ".join(f"{n:>6}" for n in shown.values())] * len(models)),
     ]
     for percent in result["dropped_percent"]:
-        cells = [" ".join(f"{result[m][percent][key]:6.1f}" for key in SHOWN) for m in MODELS]
+        cells = [" ".join(f"{result[m][percent][key]:{spec}}" for key in shown) for m in models]
         lines.append(f"{percent:>9} | " + " | ".join(cells))
-    return "\n".join(lines)
+    return [line.rstrip() for line in lines]
 
 
 def main(argv: list[str] | None = None) -> None:
