@@ -3,6 +3,7 @@ embedded by the shipped aligner; the matched frames, the figure and the usage er
 
 from __future__ import annotations
 
+import argparse
 import csv
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import pytest
 from PIL import Image
 
 from posebeam.models.aligner import SHIPPED_ALIGNER, embed_track, load_aligner
-from posebeam.pipeline.align_videos import auto_stride
+from posebeam.pipeline.align_videos import auto_stride, frame_span
 from posebeam.pipeline.cli import EXIT_USAGE, main
 from posebeam.schemas.tables import EMBEDDINGS
 from posebeam.training.alignment_units import PhaseUnit, phase_units, track_actions
@@ -119,3 +120,10 @@ def test_the_automatic_stride_bounds_the_cost_matrix() -> None:
     assert auto_stride(100, 200) == 1
     assert auto_stride(4000, 4000) == 2
     assert auto_stride(30_000, 30_000) == 15
+
+
+def test_frame_spans_parse_and_bad_ones_are_refused() -> None:
+    assert frame_span("10:20") == (10, 20) and frame_span(":5") == (None, 5) and frame_span("5:") == (5, None)
+    for bad in ("5", "a:b", "7:7", "9:3"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            frame_span(bad)

@@ -109,3 +109,24 @@ def test_the_loss_trains_the_model_to_align_a_copy() -> None:
         optimiser.step()
         losses.append(loss.item())
     assert losses[-1] < 0.2 * losses[0]
+
+
+def test_local_temporal_attention_sees_only_its_radius_and_ignores_padding() -> None:
+    torch.manual_seed(0)
+    model = SpaceTimeAligner(heatmap_size=16, dim=32, depth=2, embedding_dim=8, temporal_radius=3).eval()
+    x = torch.rand(2, 20, 34, 16, 16)
+    padding = torch.zeros(2, 20, dtype=torch.bool)
+    padding[1, 12:] = True
+    with torch.no_grad():
+        out = model(x, padding)
+        assert torch.isfinite(out).all()
+        torch.testing.assert_close(out[1, :12], model(x[1:, :12])[0], atol=1e-5, rtol=1e-5)  # padding unseen
+        changed = x.clone()
+        changed[0, 15:] = 0
+        moved = model(changed)[0]
+    # two blocks of radius 3: frames up to 6 away from frame 15 can change, frames 0-8 cannot
+    torch.testing.assert_close(moved[:9], out[0, :9], atol=1e-5, rtol=1e-5)
+    assert not torch.allclose(moved[14], out[0, 14])
+    model.train()
+    model(x, padding).sum().backward()
+    assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
