@@ -25,6 +25,7 @@ from posebeam.pipeline.segment_command import check_exists
 from posebeam.pipeline.usage import UsageError, non_negative_int, positive_int
 from posebeam.schemas.layouts import COCO17
 from posebeam.storage.parquet_tables import read_table
+from posebeam.storage.uris import join, list_files
 
 MAX_COST_CELLS = 4_000_000
 """The automatic stride keeps the DTW cost matrix at most this many cells (about 2000 × 2000)."""
@@ -125,11 +126,13 @@ def run_align(args: argparse.Namespace) -> str:
     check_exists(args.output, "OUTPUT")
     if args.figure.suffix.lower() != ".png":
         raise UsageError(f"-o {args.figure}: the figure must be a .png file")
-    try:
-        videos, embeddings = read_table(args.output, "videos"), read_table(args.output, "embeddings")
-    except FileNotFoundError as err:
-        raise UsageError(f"{err} (posebeam run writes embeddings with an aligner)") from None
+    for table, hint in (("videos", ""), ("embeddings", " (posebeam run --aligner writes it)")):
+        if not list_files(join(args.output, table), ".parquet"):
+            raise UsageError(f"no {table} table under {args.output}{hint}")
+    videos = read_table(args.output, "videos")
     video_a, video_b = resolve_video(videos, args.video_a), resolve_video(videos, args.video_b)
+    wanted = [("video_id", "in", sorted({video_a, video_b}))]
+    embeddings = read_table(args.output, "embeddings", filters=wanted)
     person_a, rows_a = person_embeddings(embeddings, video_a, args.person_a, args.frames_a)
     person_b, rows_b = person_embeddings(embeddings, video_b, args.person_b, args.frames_b)
     stride = args.stride or auto_stride(rows_a.num_rows, rows_b.num_rows)
@@ -146,7 +149,7 @@ def run_align(args: argparse.Namespace) -> str:
         writer.writerow(["frame_a", "frame_b"])
         writer.writerows(zip(frames_a.tolist(), matched.tolist(), strict=True))
     shown = [int(q * (len(frames_a) - 1)) for q in (0.125, 0.375, 0.625, 0.875)]
-    keypoints = read_table(args.output, "keypoints")
+    keypoints = read_table(args.output, "keypoints", filters=wanted)
     poses_a = _poses(keypoints, video_a, person_a, [int(frames_a[i]) for i in shown])
     poses_b = _poses(keypoints, video_b, person_b, [int(matched[i]) for i in shown])
     pairs = [

@@ -15,6 +15,7 @@ import logging
 import os
 import posixpath
 import shutil
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -56,15 +57,17 @@ def publish_tables(output: str, run_id: str, tables: list[str]) -> None:
     log.info("published %s under %s", ", ".join(tables), output)
 
 
-def read_table(output: str, table: str) -> pa.Table:
-    """Read a published table, refusing files written with an incompatible schema version."""
+def read_table(output: str, table: str, filters: list[tuple[str, str, Any]] | None = None) -> pa.Table:
+    """Read a published table, refusing files written with an incompatible schema version;
+    ``filters`` (pyarrow's DNF, e.g. ``[("video_id", "in", ids)]``) keep only the matching rows,
+    skipping row groups whose statistics rule them out."""
     files = list_files(join(output, table), ".parquet")
     if not files:
         raise FileNotFoundError(f"no {table} table under {output}")
     parts = []
     for path in files:
         with open_input(path) as handle:
-            part = pq.read_table(handle)
+            part = pq.read_table(handle, filters=filters)
         check_schema_version(part.schema, table)
         parts.append(part)
     return pa.concat_tables(parts)
