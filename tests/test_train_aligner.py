@@ -29,8 +29,10 @@ def tracks(tmp_path_factory: pytest.TempPathFactory) -> list[TrackArrays]:
 def test_training_lowers_casas_loss_without_labels(tracks: list[TrackArrays]) -> None:
     assert len(tracks) >= 2
     model = build_aligner(TINY)
-    losses = fit_aligner(model, tracks, TINY, AlignerConfig(steps=40, batch_size=2, lr=2e-3), SHORT_JITTER)
-    assert np.mean(losses[-10:]) < 0.5 * np.mean(losses[:5]), losses
+    config = AlignerConfig(steps=120, batch_size=2, lr=2e-3)
+    losses = fit_aligner(model, tracks, TINY, config, SHORT_JITTER)
+    # measured 0.21-0.29 of the start for this seed (0.41-0.45 for the worst of three seeds)
+    assert np.mean(losses[-20:]) < 0.5 * np.mean(losses[:10]), losses
 
 
 def test_a_track_gets_one_embedding_per_frame_whatever_its_length(tracks: list[TrackArrays]) -> None:
