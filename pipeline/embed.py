@@ -102,6 +102,18 @@ class _ToRows(beam.DoFn):
         yield from rows
 
 
+def table_spec(card: dict[str, Any], weights: str) -> AlignerSpec:
+    """The aligner's spec from its model card; ``ValueError`` when its embeddings do not have the
+    embeddings table's width."""
+    spec = AlignerSpec.from_card(card["clip"])
+    if spec.embedding_dim != EMBEDDING_DIM:
+        raise ValueError(
+            f"the aligner {weights} gives {spec.embedding_dim}-d embeddings; the embeddings table holds "
+            f"{EMBEDDING_DIM}"
+        )
+    return spec
+
+
 class EmbedForAlignment(beam.PTransform):
     """PCollection of per-video keypoints tables → ``embeddings`` and ``failures`` rows."""
 
@@ -109,12 +121,7 @@ class EmbedForAlignment(beam.PTransform):
         super().__init__()
         self._config = config
         card = verify_checkpoint(config.weights)
-        spec = AlignerSpec.from_card(card["clip"])
-        if spec.embedding_dim != EMBEDDING_DIM:
-            raise ValueError(
-                f"{config.weights} gives {spec.embedding_dim}-d embeddings; the embeddings table holds "
-                f"{EMBEDDING_DIM}-d ones"
-            )
+        spec = table_spec(card, config.weights)
         self._fps = spec.fps
         self._model_name = f"{card['architecture']}@{card['sha256'][:12]}"
         self._videos = videos

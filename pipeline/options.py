@@ -14,7 +14,7 @@ from typing import TypeGuard
 
 from posebeam.models.pose_backend import BACKENDS
 from posebeam.pipeline.clips import ClassifyConfig
-from posebeam.pipeline.embed import EmbedConfig
+from posebeam.pipeline.embed import EmbedConfig, table_spec
 from posebeam.pipeline.pose_stage import ExtractConfig
 from posebeam.pipeline.segment import SegmentConfig
 from posebeam.pipeline.usage import UsageError, frame_side, positive_float, positive_int
@@ -129,7 +129,6 @@ def check_model(weights: str | None, role: str) -> TypeGuard[str]:
     from posebeam.models.checkpoints import UnsafeCheckpoint, verify_checkpoint
     from posebeam.models.classifier import load_classifier
     from posebeam.models.segment_track import load_segmenter
-    from posebeam.schemas.tables import EMBEDDING_DIM
 
     if not weights or weights == "none":
         return False
@@ -143,11 +142,11 @@ def check_model(weights: str | None, role: str) -> TypeGuard[str]:
     except (KeyError, RuntimeError, TypeError, ValueError) as err:  # unknown architecture, shapes
         reason = str(err).splitlines()[0] if str(err) else type(err).__name__
         raise UsageError(f"the {role} {weights} does not match its model card: {reason}") from None
-    dim = verify_checkpoint(weights)["clip"].get("embedding_dim") if role == "aligner" else EMBEDDING_DIM
-    if dim != EMBEDDING_DIM:
-        raise UsageError(
-            f"the aligner {weights} gives {dim}-d embeddings; the embeddings table holds {EMBEDDING_DIM}"
-        )
+    if role == "aligner":
+        try:
+            table_spec(verify_checkpoint(weights), weights)
+        except ValueError as err:
+            raise UsageError(str(err)) from None
     return True
 
 
