@@ -42,6 +42,7 @@ from posebeam.models.registry import architecture, load_object
 from posebeam.models.rgbpose import fuse_test_scores
 from posebeam.pipeline.clips import ClassifyConfig, ClipKey, PersonClip, person_clips
 from posebeam.pipeline.extract import METRICS_NAMESPACE
+from posebeam.pipeline.model_weights import local_weights
 from posebeam.pipeline.stage_failures import ModelStageFailures, StageFailure, batch_failures
 from posebeam.storage.video import READ_ERRORS, VideoReader, frames_at
 from posebeam.transforms.clip_inputs import CardSpec, ClipSpec, eval_views
@@ -100,7 +101,7 @@ class ClassifierHandler(ModelHandler[ClipInput, PredictionResult, nn.Module], Ge
 
     def load_model(self) -> nn.Module:
         keep_freed_memory()  # once per worker process: see models/allocator.py
-        model, card = load_classifier(self._config.weights, device=self._device)
+        model, card = load_classifier(local_weights(self._config.weights), device=self._device)
         self._spec = self.spec_type.from_card(card["clip"])
         self._temperature = float(card.get("calibration", {}).get("temperature", 1.0))
         return model
@@ -252,7 +253,7 @@ class ClassifyClips(beam.PTransform):
     def __init__(self, config: ClassifyConfig, videos: beam.PCollection | None = None) -> None:
         super().__init__()
         self._config = config
-        card = verify_checkpoint(config.weights)
+        card = verify_checkpoint(local_weights(config.weights))
         self._classes: list[str] = card["classes"]
         self._model_name = f"{card['architecture']}@{card['sha256'][:12]}"
         self._videos = videos

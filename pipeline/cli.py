@@ -25,9 +25,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from posebeam.models.allocator import keep_freed_memory
-from posebeam.models.classifier import SHIPPED_CLASSIFIER
 from posebeam.models.pose_backend import BackendUnavailable
-from posebeam.models.segment_track import SHIPPED_SEGMENTER
 from posebeam.pipeline.align_command import (
     add_evaluate_aligner_arguments,
     add_train_aligner_arguments,
@@ -95,8 +93,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("output", metavar="OUTPUT", help="output folder (local or gs://)")
     add_extract_arguments(run)
-    add_classifier_arguments(run, default=str(SHIPPED_CLASSIFIER))
-    add_segmenter_arguments(run, default=str(SHIPPED_SEGMENTER))
+    add_classifier_arguments(run, default="shipped")
+    add_segmenter_arguments(run, default="shipped")
     add_aligner_arguments(run, default=None)
     synth = commands.add_parser(
         "synth",
@@ -151,10 +149,10 @@ def _parser() -> argparse.ArgumentParser:
 
 def _extract(args: argparse.Namespace, beam_args: list[str]) -> None:
     from posebeam.pipeline.options import job_config
-    from posebeam.pipeline.run import run, summarise
+    from posebeam.pipeline.run import report, run
 
-    result = run(job_config(args), beam_args)
-    print(f"posebeam: {summarise(result)}; tables in {args.output}")
+    job = job_config(args)
+    print(f"posebeam: {report(run(job, beam_args), job, beam_args)}")
 
 
 def _sample(args: argparse.Namespace) -> None:

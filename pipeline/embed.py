@@ -24,6 +24,7 @@ from posebeam.models.aligner import SpaceTimeAligner, embed_track, load_aligner
 from posebeam.models.allocator import keep_freed_memory
 from posebeam.models.checkpoints import verify_checkpoint
 from posebeam.pipeline.extract import METRICS_NAMESPACE
+from posebeam.pipeline.model_weights import local_weights
 from posebeam.pipeline.segment import Track, TrackKey, person_tracks
 from posebeam.pipeline.stage_failures import ModelStageFailures, batch_failures
 from posebeam.schemas.tables import EMBEDDING_DIM
@@ -54,7 +55,7 @@ class AlignerHandler(ModelHandler[Track, PredictionResult, SpaceTimeAligner]):
 
     def load_model(self) -> SpaceTimeAligner:
         keep_freed_memory()  # once per worker process: see models/allocator.py
-        model, self._spec, _ = load_aligner(self._config.weights, device=self._device)
+        model, self._spec, _ = load_aligner(local_weights(self._config.weights), device=self._device)
         return model
 
     @property
@@ -120,7 +121,7 @@ class EmbedForAlignment(beam.PTransform):
     def __init__(self, config: EmbedConfig, videos: beam.PCollection | None = None) -> None:
         super().__init__()
         self._config = config
-        card = verify_checkpoint(config.weights)
+        card = verify_checkpoint(local_weights(config.weights))
         spec = table_spec(card, config.weights)
         self._fps = spec.fps
         self._model_name = f"{card['architecture']}@{card['sha256'][:12]}"

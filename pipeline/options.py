@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TypeGuard
 
 from posebeam.models.pose_backend import BACKENDS
 from posebeam.pipeline.clips import ClassifyConfig
@@ -46,6 +46,11 @@ def add_extract_arguments(parser: argparse.ArgumentParser) -> None:
         help="reuse the results of videos that an earlier run with the same options finished "
         "(matched by content hash, kept under OUTPUT/_cache)",
     )  # fmt: skip
+    parser.add_argument(
+        "--detach", action="store_true",
+        help="submit the job to a remote runner (e.g. Dataflow) and return without waiting for it; "
+        "its counters are then in the runner's console",
+    )  # fmt: skip
     mm = parser.add_argument_group("mm backend")
     mm.add_argument("--mm_det_config", "--mm-det-config", dest="mm_det_config", help="mmdet config file")
     mm.add_argument(
@@ -64,9 +69,10 @@ def add_classifier_arguments(parser: argparse.ArgumentParser, default: str | Non
     """Options of the ``ClassifyClips`` stage (``posebeam run``)."""
     parser.add_argument(
         "--classifier", default=default,
-        help="classifier weights (.safetensors with its model card) for clip_predictions: a "
-        "skeleton model, or rgbpose_conv3d, which re-reads each clip's frames from the video's "
-        "uri; 'none' skips the stage (default: %(default)s)",
+        help="'shipped' (the packaged Pose-SlowOnly), or classifier weights (.safetensors with its model "
+        "card beside it; local, or gs:// for remote runners) for clip_predictions: a skeleton model, or "
+        "rgbpose_conv3d, which re-reads each clip's frames from the video's uri; 'none' skips the stage "
+        "(default: %(default)s)",
     )  # fmt: skip
     parser.add_argument(
         "--clip_window_s", "--clip-window-s", dest="clip_window_s", type=positive_float, default=3.0,
@@ -82,8 +88,9 @@ def add_segmenter_arguments(parser: argparse.ArgumentParser, default: str | None
     """Options of the ``SegmentActions`` stage (``posebeam run``)."""
     parser.add_argument(
         "--segmenter", default=default,
-        help="segmenter weights (.safetensors with its model card) for frame_labels and segments; "
-        "'none' skips the stage (default: %(default)s)",
+        help="'shipped' (the packaged heatmap MS-TCN++), or segmenter weights (.safetensors with its "
+        "model card beside it; local, or gs:// for remote runners) for frame_labels and segments; 'none' "
+        "skips the stage (default: %(default)s)",
     )  # fmt: skip
 
 
@@ -91,8 +98,9 @@ def add_aligner_arguments(parser: argparse.ArgumentParser, default: str | None) 
     """Options of the ``EmbedForAlignment`` stage (``posebeam run``)."""
     parser.add_argument(
         "--aligner", default=default,
-        help="aligner weights (.safetensors with its model card) for the embeddings table, or 'shipped' "
-        "for the packaged preview aligner (docs/method.md §7); 'none' skips the stage (default: %(default)s)",
+        help="'shipped' (the packaged preview aligner, docs/method.md §7), or aligner weights "
+        "(.safetensors with its model card beside it; local, or gs:// for remote runners) for the "
+        "embeddings table; 'none' skips the stage (default: %(default)s)",
     )  # fmt: skip
 
 
@@ -109,6 +117,26 @@ def module_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def boolean_values(parser: argparse.ArgumentParser, argv: Sequence[str]) -> list[str]:
+    """``argv`` with ``--flag=true`` as ``--flag`` and ``--flag=false`` dropped, for ``parser``'s
+    on/off options (``store_true``), which take no value on a command line."""
+    flags = {
+        option for action in parser._actions if isinstance(action, argparse._StoreTrueAction)
+        for option in action.option_strings
+    }  # fmt: skip
+    out = []
+    for arg in argv:
+        name, equals, value = arg.partition("=")
+        if equals and name in flags:
+            if value.lower() not in ("true", "false"):
+                raise UsageError(f"{name} takes true or false, got {value!r}")
+            if value.lower() == "true":
+                out.append(name)
+            continue
+        out.append(arg)
+    return out
+
+
 @dataclass(frozen=True)
 class JobConfig:
     """Everything a job needs besides Beam's own options."""
@@ -119,21 +147,31 @@ class JobConfig:
     classify: ClassifyConfig | None
     segment: SegmentConfig | None = None
     embed: EmbedConfig | None = None
+    detach: bool = False
+
+    def model_stages(self) -> list[tuple[str, ClassifyConfig | SegmentConfig | EmbedConfig]]:
+        """``(role, config)`` of each model stage the job runs."""
+        stages = {"classifier": self.classify, "segmenter": self.segment, "aligner": self.embed}
+        return [(role, stage) for role, stage in stages.items() if stage is not None]
 
 
-def check_model(weights: str | None, role: str) -> TypeGuard[str]:
-    """Whether a model stage runs: ``weights`` None or 'none' skips it. Otherwise the checkpoint is
-    opened and verified on the launcher, before any worker starts (hash, card, architecture and
-    tensor shapes); any problem is a one-line :class:`UsageError`."""
+def check_model(value: str | None, role: str) -> str | None:
+    """The weights reference of a model stage (:mod:`~posebeam.pipeline.model_weights`), or None when
+    ``value`` is None or 'none' (the stage is skipped). The checkpoint is opened and verified on the
+    launcher, before any worker starts (hash, card, architecture and tensor shapes); any problem is
+    a one-line :class:`UsageError`."""
     from posebeam.models.aligner import load_aligner
     from posebeam.models.checkpoints import UnsafeCheckpoint, verify_checkpoint
     from posebeam.models.classifier import load_classifier
     from posebeam.models.segment_track import load_segmenter
+    from posebeam.pipeline.model_weights import local_weights, weights_reference
 
-    if not weights or weights == "none":
-        return False
+    reference = weights_reference(role, value)
+    if reference is None:
+        return None
+    weights = local_weights(reference)
     if not os.path.isfile(weights):
-        raise UsageError(f"{role} weights {weights} do not exist")
+        raise UsageError(f"{role} weights {reference} do not exist")
     loaders = {"classifier": load_classifier, "segmenter": load_segmenter, "aligner": load_aligner}
     try:
         loaders[role](weights)
@@ -141,33 +179,30 @@ def check_model(weights: str | None, role: str) -> TypeGuard[str]:
         raise UsageError(f"refusing the {role}: {err}") from None
     except (KeyError, RuntimeError, TypeError, ValueError) as err:  # unknown architecture, shapes
         reason = str(err).splitlines()[0] if str(err) else type(err).__name__
-        raise UsageError(f"the {role} {weights} does not match its model card: {reason}") from None
+        raise UsageError(f"the {role} {reference} does not match its model card: {reason}") from None
     if role == "aligner":
         try:
-            table_spec(verify_checkpoint(weights), weights)
+            table_spec(verify_checkpoint(weights), reference)
         except ValueError as err:
             raise UsageError(str(err)) from None
-    return True
+    return reference
 
 
 def _classify_config(args: argparse.Namespace) -> ClassifyConfig | None:
-    weights = getattr(args, "classifier", None)  # ``extract`` has no model stages
-    if not check_model(weights, "classifier"):
+    weights = check_model(getattr(args, "classifier", None), "classifier")  # ``extract``: no models
+    if weights is None:
         return None
     return ClassifyConfig(weights=weights, window_s=args.clip_window_s, stride_s=args.clip_stride_s)
 
 
 def _segment_config(args: argparse.Namespace) -> SegmentConfig | None:
-    weights = getattr(args, "segmenter", None)
-    return SegmentConfig(weights=weights) if check_model(weights, "segmenter") else None
+    weights = check_model(getattr(args, "segmenter", None), "segmenter")
+    return None if weights is None else SegmentConfig(weights=weights)
 
 
 def _embed_config(args: argparse.Namespace) -> EmbedConfig | None:
-    from posebeam.models.aligner import SHIPPED_ALIGNER
-
-    weights = getattr(args, "aligner", None)
-    weights = str(SHIPPED_ALIGNER) if weights == "shipped" else weights
-    return EmbedConfig(weights=weights) if check_model(weights, "aligner") else None
+    weights = check_model(getattr(args, "aligner", None), "aligner")
+    return None if weights is None else EmbedConfig(weights=weights)
 
 
 def job_config(args: argparse.Namespace) -> JobConfig:
@@ -189,5 +224,6 @@ def job_config(args: argparse.Namespace) -> JobConfig:
         resume=args.resume,
     )
     return JobConfig(
-        args.input, args.output, extract, _classify_config(args), _segment_config(args), _embed_config(args)
-    )
+        args.input, args.output, extract, _classify_config(args), _segment_config(args), _embed_config(args),
+        detach=args.detach,
+    )  # fmt: skip

@@ -10,6 +10,7 @@ Run as a module for launchers that pass Beam-style flags (Flex templates)::
 from __future__ import annotations
 
 import logging
+import sys
 import time
 import uuid
 from collections.abc import Sequence
@@ -18,8 +19,13 @@ from dataclasses import dataclass, replace
 import apache_beam as beam
 from apache_beam.io import fileio
 from apache_beam.metrics.metric import MetricsFilter
-from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
-from apache_beam.runners.runner import PipelineResult
+from apache_beam.options.pipeline_options import (
+    PipelineOptions,
+    PortableOptions,
+    StandardOptions,
+    TestOptions,
+)
+from apache_beam.runners.runner import PipelineResult, PipelineState
 
 from posebeam.models.pose_backend import check_backend
 from posebeam.pipeline.classify import ClassifyClips, ClassifyConfig
@@ -31,7 +37,8 @@ from posebeam.pipeline.extract import (
     DecodeAndEstimatePoses,
 )
 from posebeam.pipeline.inputs import MatchedInputs, input_patterns, match_inputs
-from posebeam.pipeline.options import JobConfig, job_config, module_parser
+from posebeam.pipeline.model_weights import check_reachable
+from posebeam.pipeline.options import JobConfig, boolean_values, job_config, module_parser
 from posebeam.pipeline.pose_stage import ExtractConfig
 from posebeam.pipeline.results_cache import cache_root
 from posebeam.pipeline.segment import SegmentActions, SegmentConfig
@@ -96,7 +103,8 @@ def build(
 def run(
     job: JobConfig, beam_args: Sequence[str] = (), test_pipeline: beam.Pipeline | None = None
 ) -> PipelineResult:
-    """Check the inputs, output and backend, run the job to completion and return its result.
+    """Check the inputs, output, backend and model weights, run the job and return its result:
+    finished, or just submitted with ``job.detach``.
 
     ``beam_args`` go to Beam's ``PipelineOptions`` untouched."""
     inputs = match_inputs(input_patterns(job.input))
@@ -109,19 +117,30 @@ def run(
     if standard.runner is None:
         standard.runner = LOCAL_RUNNER
     log.info("extracting poses from %d inputs with %s on %s", len(inputs), config.backend, standard.runner)
+    weights = [(role, getattr(stage, "weights", None)) for role, stage in job.model_stages()]
+    check_reachable(weights, str(standard.runner), options.view_as(PortableOptions).environment_type)
     p = test_pipeline or beam.Pipeline(options=options)
     run_id = time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
     build(p, inputs, job.output, config, run_id, job.classify, job.segment, job.embed)
     result = p.run()
-    result.wait_until_finish()
+    if not job.detach:
+        result.wait_until_finish()
     return result
 
 
 def launch(argv: Sequence[str] | None = None) -> PipelineResult:
     """A module or Flex-template launch: ``--input``, ``--output`` and the job options, parsed once
     (:func:`~posebeam.pipeline.options.module_parser`); every other flag is Beam's."""
-    args, beam_args = module_parser().parse_known_args(argv)
-    return run(job_config(args), beam_args)
+    job, beam_args = module_job(argv)
+    return run(job, beam_args)
+
+
+def module_job(argv: Sequence[str] | None = None) -> tuple[JobConfig, list[str]]:
+    """The job and Beam's flags of a module or Flex-template command line; Flex templates pass every
+    parameter as ``--name=value``, so on/off options also take ``=true``/``=false``."""
+    parser = module_parser()
+    args, beam_args = parser.parse_known_args(boolean_values(parser, sys.argv[1:] if argv is None else argv))
+    return job_config(args), beam_args
 
 
 @dataclass(frozen=True)
@@ -140,6 +159,17 @@ class RunSummary:
             f"{self.person_frames} person-frames ({per_frame:.2f} per frame), "
             f"{self.decode_errors} corrupt packets skipped, {self.resumed} inputs resumed from an earlier run"
         )
+
+
+def report(result: PipelineResult, job: JobConfig, beam_args: Sequence[str] = ()) -> str:
+    """One line on how a launch ended: a dry run's graph, a submitted job, or a finished run's
+    counters (only a finished run has metrics to query)."""
+    if PipelineOptions(list(beam_args)).view_as(TestOptions).dry_run:
+        return f"dry run: the job graph was built and nothing ran (tables would go to {job.output})"
+    if not PipelineState.is_terminal(result.state):
+        job_id = result.job_id() if hasattr(result, "job_id") else "the job"
+        return f"{job_id} submitted ({result.state}); it writes the tables to {job.output}"
+    return f"{summarise(result)}; tables in {job.output}"
 
 
 def summarise(result: PipelineResult) -> RunSummary:
@@ -161,4 +191,5 @@ def summarise(result: PipelineResult) -> RunSummary:
 
 if __name__ == "__main__":
     logging.getLogger().setLevel(logging.INFO)
-    print(summarise(launch()))
+    module_job_config, module_beam_args = module_job()
+    print(report(run(module_job_config, module_beam_args), module_job_config, module_beam_args))

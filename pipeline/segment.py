@@ -43,6 +43,7 @@ from posebeam.models.segment_track import (
 from posebeam.models.segmenter import HeatmapSegmenter
 from posebeam.pipeline.clips import person_rows
 from posebeam.pipeline.extract import METRICS_NAMESPACE
+from posebeam.pipeline.model_weights import local_weights
 from posebeam.pipeline.stage_failures import ModelStageFailures, StageFailure, batch_failures
 from posebeam.storage.video import READ_ERRORS, VideoReader
 from posebeam.transforms.frame_heatmaps import SegmenterSpec
@@ -101,7 +102,7 @@ class SegmenterHandler(ModelHandler[Track, PredictionResult, HeatmapSegmenter]):
 
     def load_model(self) -> HeatmapSegmenter:
         keep_freed_memory()  # once per worker process: see models/allocator.py
-        model, self._spec, card = load_segmenter(self._config.weights, device=self._device)
+        model, self._spec, card = load_segmenter(local_weights(self._config.weights), device=self._device)
         self.classes = list(card["classes"])
         self._temperature = card_temperature(card)
         return model
@@ -282,7 +283,7 @@ class SegmentActions(beam.PTransform):
     def __init__(self, config: SegmentConfig, videos: beam.PCollection | None = None) -> None:
         super().__init__()
         self._config = config
-        card = verify_checkpoint(config.weights)
+        card = verify_checkpoint(local_weights(config.weights))
         self._classes: list[str] = list(card["classes"])
         self._model_name = f"{card['architecture']}@{card['sha256'][:12]}"
         entry = architecture(card["architecture"])

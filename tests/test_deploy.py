@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from apache_beam.runners.runner import PipelineResult
 
+from posebeam.pipeline.cli import main
 from posebeam.pipeline.options import module_parser
-from posebeam.pipeline.run import launch
+from posebeam.pipeline.run import launch, module_job
+from posebeam.pipeline.usage import UsageError
 
 DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
 
@@ -22,19 +25,81 @@ def test_flex_template_declares_exactly_the_job_options() -> None:
     assert required == {"input", "output"}
 
 
-def test_dataflow_dry_run_builds_the_job_graph(video_folder: Path) -> None:
+DATAFLOW_DRY_RUN = [
+    "--runner", "DataflowRunner", "--dry_run=True", "--project", "posebeam-test",
+    "--region", "us-central1", "--temp_location", "gs://posebeam-test/tmp",
+]  # fmt: skip
+
+
+def test_dataflow_dry_run_builds_the_full_job_graph(video_folder: Path) -> None:
+    models = ["--classifier", "shipped", "--segmenter", "shipped", "--aligner", "shipped"]
     result = launch(
-        [
-            "--input", str(video_folder),
-            "--output", "gs://posebeam-test/out",
-            "--runner", "DataflowRunner",
-            "--dry_run=True",
-            "--project", "posebeam-test",
-            "--region", "us-central1",
-            "--temp_location", "gs://posebeam-test/tmp",
-        ]
-    )  # fmt: skip
+        ["--input", str(video_folder), "--output", "gs://posebeam-test/out", *models, *DATAFLOW_DRY_RUN]
+    )
     assert isinstance(result, PipelineResult)
+    job = result.job  # type: ignore[attr-defined]  # the dry run's unsent Dataflow job
+    stages = {
+        t.unique_name for t in job.proto_pipeline.components.transforms.values() if "/" not in t.unique_name
+    }
+    assert {
+        "DecodeAndEstimatePoses",
+        "ClassifyClips",
+        "SegmentActions",
+        "EmbedForAlignment",
+        "WriteTables",
+    } <= stages
+
+
+def test_cli_dry_run_of_run_says_what_happened(
+    video_folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = [
+        "run",
+        str(video_folder),
+        "gs://posebeam-test/out",
+        "--aligner",
+        "shipped",
+        "--",
+        *DATAFLOW_DRY_RUN,
+    ]
+    assert main(argv) == 0
+    assert capsys.readouterr().out.strip() == (
+        "posebeam: dry run: the job graph was built and nothing ran (tables would go to gs://posebeam-test/out)"
+    )
+
+
+def test_flex_template_parameters_parse_as_the_template_passes_them() -> None:
+    """Flex templates pass ``--name=value``, on/off options included."""
+    base = ["--input=videos", "--output=out"]
+    job, beam_args = module_job(
+        [*base, "--resume=true", "--detach=TRUE", "--fps=2.5", "--runner=DataflowRunner"]
+    )
+    assert (
+        job.extract.resume
+        and job.detach
+        and job.extract.fps == 2.5
+        and beam_args == ["--runner=DataflowRunner"]
+    )
+    job, _ = module_job([*base, "--resume=false", "--detach"])
+    assert not job.extract.resume and job.detach
+    with pytest.raises(UsageError, match="--resume takes true or false, got 'yes'"):
+        module_job([*base, "--resume=yes"])
+
+
+def test_the_image_installs_what_the_install_script_pins() -> None:
+    """The Dockerfile installs deploy/requirements.txt plus the same --no-deps packages as
+    install.sh (workers need mediapipe, not the synth data package), and both pin the same torch."""
+    dockerfile = (DEPLOY / "Dockerfile").read_text()
+    install = (DEPLOY / "install.sh").read_text()
+    pins = set((DEPLOY / "requirements.txt").read_text().splitlines())
+    assert "pip install --no-cache-dir -r deploy/requirements.txt" in dockerfile
+
+    def no_deps(text: str) -> set[str]:
+        return {w for line in text.splitlines() if "--no-deps" in line for w in line.split() if "==" in w}
+
+    assert no_deps(dockerfile) == {"mediapipe==0.10.21"} <= no_deps(install)
+    torch_pins = {w.strip('"') for w in install.split() if w.strip('"').startswith("torch==")}
+    assert torch_pins == {"torch==2.13.0"} and torch_pins <= pins
 
 
 def test_requirements_pin_the_cpu_torch_and_beam() -> None:
