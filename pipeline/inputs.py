@@ -1,4 +1,7 @@
-"""Turning the INPUT argument into input files, through Beam ``FileSystems`` (local, gs://).
+"""Turning the INPUT argument into input files, through Beam ``FileSystems`` (local, gs://),
+inside the job: the job graph holds INPUT, never the list of what it names, so an archive of any
+size launches as fast as a folder of one video (:class:`MatchInputs`; the launcher only checks that
+INPUT names something, :func:`check_inputs`).
 
 INPUT is a folder (its files with a video extension), a glob, or a list file (``.txt``, ``.lst``,
 ``.uris``) naming one file or glob per line. Every input ends in exactly one of ``videos`` or
@@ -18,8 +21,10 @@ from __future__ import annotations
 import glob
 import os
 import posixpath
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+import apache_beam as beam
 from apache_beam.io.filesystem import FileMetadata
 from apache_beam.io.filesystems import FileSystems
 
@@ -101,17 +106,6 @@ def has_video_extension(path: str) -> bool:
     return posixpath.splitext(path.lower())[1] in VIDEO_EXTENSIONS
 
 
-@dataclass(frozen=True)
-class MatchedInputs:
-    """Files to process, and entries that match but cannot be read as files or match nothing."""
-
-    files: list[FileMetadata]
-    rejected: list[tuple[str, str]]  # (path or list line, reason)
-
-    def __len__(self) -> int:
-        return len(self.files) + len(self.rejected)
-
-
 def _unreadable_reason(path: str) -> str:
     if os.path.isdir(path):
         return "this is a directory, not a video file"
@@ -164,16 +158,66 @@ def _same_file_key(path: str) -> str:
     return path if "://" in path else os.path.normpath(os.path.abspath(path))
 
 
-def match_inputs(patterns: list[InputPattern]) -> MatchedInputs:
-    """All inputs, each once (launcher-side); :class:`UsageError` when there are none."""
-    files: dict[str, FileMetadata] = {}
-    rejected: dict[str, tuple[str, str]] = {}
-    for pattern in patterns:
-        matched, rejects = _match(pattern)
-        for metadata in matched:
-            files.setdefault(_same_file_key(metadata.path), metadata)
-        for path, reason in rejects:
-            rejected.setdefault(_same_file_key(path), (path, reason))
-    if not files and not rejected:
-        raise UsageError(f"no input videos match {', '.join(p.pattern for p in patterns)}")
-    return MatchedInputs(list(files.values()), [entry for key, entry in rejected.items() if key not in files])
+def check_inputs(input_arg: str) -> None:
+    """A one-line :class:`UsageError`, on the launcher, when INPUT names nothing: a list file that is
+    missing, not UTF-8 or empty, or a folder or glob that matches no file (a local folder: no video
+    and nothing unreadable). Matching itself happens in the job."""
+    patterns = input_patterns(input_arg)
+    if patterns[0].line is not None:
+        return  # every line ends in videos or failures
+    pattern = patterns[0]
+    if not pattern.from_folder and _literal_file(pattern.pattern) is not None:
+        return
+    if pattern.from_folder and "://" not in pattern.pattern:
+        folder = input_arg.rstrip("/") or "/"
+        with os.scandir(folder) as entries:
+            if any(has_video_extension(e.name) or not e.is_file() for e in entries):
+                return
+    elif FileSystems.match([pattern.pattern], limits=[1])[0].metadata_list or _local_rejects(pattern, set()):
+        return
+    raise UsageError(f"no input videos match {pattern.pattern}")
+
+
+def _keyed_matches(pattern: InputPattern) -> Iterator[tuple[str, tuple[str, str, FileMetadata | str]]]:
+    files, rejects = _match(pattern)
+    for metadata in files:
+        yield _same_file_key(metadata.path), ("file", metadata.path, metadata)
+    for path, reason in rejects:
+        yield _same_file_key(path), ("rejected", path, reason)
+
+
+def _one_per_file(
+    key: str, entries: Iterable[tuple[str, str, FileMetadata | str]]
+) -> Iterator[FileMetadata | beam.pvalue.TaggedOutput]:  # fmt: skip
+    """The file once when some pattern matched it as a file, else its first rejection."""
+    ordered = sorted(entries, key=lambda entry: (entry[0] != "file", entry[1]))
+    kind, path, found = ordered[0]
+    if kind == "file":
+        assert isinstance(found, FileMetadata)
+        yield found
+    else:
+        yield beam.pvalue.TaggedOutput(REJECTED, (path, str(found)))
+
+
+REJECTED = "rejected"
+
+
+class MatchInputs(beam.PTransform):
+    """INPUT → every input file once (``FileMetadata``, the main output) and ``rejected``:
+    ``(path or list line, reason)`` for entries that cannot be read as files or match nothing
+    (module doc). The list file is read and each pattern matched on the workers."""
+
+    def __init__(self, input_arg: str) -> None:
+        super().__init__()
+        self._input = input_arg
+
+    def expand(self, pbegin: beam.pvalue.PBegin) -> beam.pvalue.DoOutputsTuple:
+        return (
+            pbegin
+            | "Input" >> beam.Create([self._input])
+            | "Patterns" >> beam.FlatMap(input_patterns)
+            | "SpreadPatterns" >> beam.Reshuffle()
+            | "Match" >> beam.FlatMap(_keyed_matches)
+            | "SameFile" >> beam.GroupByKey()
+            | "OncePerFile" >> beam.FlatMapTuple(_one_per_file).with_outputs(REJECTED, main="files")
+        )

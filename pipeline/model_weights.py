@@ -9,7 +9,7 @@ the launching machine:
   ``FileSystems``, together with its model card (``.json`` beside it), into a local cache once per
   process, then verified like a local file;
 - a local path: used as it is (local runners only: a remote runner's workers cannot see it, which
-  :func:`check_reachable` says before the job starts).
+  :func:`~posebeam.pipeline.usage.check_reachable` says before the job starts).
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ import os
 import posixpath
 import shutil
 import tempfile
-from collections.abc import Iterable
 from pathlib import Path
 
 from apache_beam.io.filesystems import FileSystems
@@ -29,7 +28,6 @@ from posebeam.models.aligner import SHIPPED_ALIGNER
 from posebeam.models.checkpoints import card_path
 from posebeam.models.classifier import SHIPPED_CLASSIFIER
 from posebeam.models.segment_track import SHIPPED_SEGMENTER
-from posebeam.pipeline.usage import UsageError
 
 SHIPPED = "shipped"
 SHIPPED_PREFIX = "shipped:"
@@ -39,11 +37,6 @@ SHIPPED_WEIGHTS = {
     "aligner": SHIPPED_ALIGNER,
 }
 """Each role's packaged weights (``--classifier shipped`` etc.)."""
-LOCAL_RUNNERS = frozenset(
-    {"FnApiRunner", "DirectRunner", "BundleBasedDirectRunner", "SwitchingDirectRunner", "PrismRunner"}
-)
-"""Runners whose workers share the launcher's files (the PortableRunner with LOOPBACK counts as
-local through ``environment_type``: see :func:`check_reachable`)."""
 
 
 def weights_reference(role: str, value: str | None) -> str | None:
@@ -95,19 +88,3 @@ def local_weights(reference: str) -> str:
     if is_remote(reference):
         return _fetched(reference)
     return reference
-
-
-def check_reachable(
-    references: Iterable[tuple[str, str | None]], runner: str, environment: str | None
-) -> None:
-    """A one-line :class:`UsageError` when a remote runner would be given weights that exist only on
-    this machine; ``references`` are ``(role, reference)`` pairs."""
-    if runner in LOCAL_RUNNERS or (runner == "PortableRunner" and environment == "LOOPBACK"):
-        return
-    for role, reference in references:
-        if reference and not reference.startswith(SHIPPED_PREFIX) and not is_remote(reference):
-            raise UsageError(
-                f"the {role} weights {reference} are on this machine, which {runner}'s workers cannot "
-                f"read: copy them and their model card ({card_path(reference).name}) to a bucket and "
-                f"pass the gs:// URI"
-            )

@@ -36,13 +36,12 @@ from posebeam.pipeline.extract import (
     VIDEOS_TAG,
     DecodeAndEstimatePoses,
 )
-from posebeam.pipeline.inputs import MatchedInputs, input_patterns, match_inputs
-from posebeam.pipeline.model_weights import check_reachable
+from posebeam.pipeline.inputs import REJECTED, MatchInputs, check_inputs
 from posebeam.pipeline.options import JobConfig, boolean_values, job_config, module_parser
 from posebeam.pipeline.pose_stage import ExtractConfig
 from posebeam.pipeline.results_cache import cache_root
 from posebeam.pipeline.segment import SegmentActions, SegmentConfig
-from posebeam.pipeline.usage import check_output_folder
+from posebeam.pipeline.usage import check_output_folder, check_reachable
 from posebeam.pipeline.write_tables import WriteTables
 from posebeam.schemas.records import failure_row
 
@@ -59,7 +58,7 @@ def _unreadable_failure(path: str, reason: str) -> dict[str, object]:
 
 def build(
     p: beam.Pipeline,
-    inputs: MatchedInputs,
+    input_arg: str,
     output: str,
     config: ExtractConfig,
     run_id: str,
@@ -68,16 +67,9 @@ def build(
     embed: EmbedConfig | None = None,
 ) -> dict[str, beam.PCollection]:
     """Wire the extract job into ``p``; returns the table PCollections before writing."""
-    files = (
-        p
-        | "ListInputs" >> beam.Create(inputs.files)
-        | "OpenInputs" >> fileio.ReadMatches(skip_directories=False)
-    )
-    unreadable = (
-        p
-        | "ListUnreadable" >> beam.Create(inputs.rejected)
-        | "RejectUnreadable" >> beam.MapTuple(_unreadable_failure)
-    )
+    matched = p | "MatchInputs" >> MatchInputs(input_arg)
+    files = matched.files | "OpenInputs" >> fileio.ReadMatches(skip_directories=False)
+    unreadable = matched[REJECTED] | "RejectUnreadable" >> beam.MapTuple(_unreadable_failure)
     poses = files | "DecodeAndEstimatePoses" >> DecodeAndEstimatePoses(config)
     tables = {"videos": poses[VIDEOS_TAG], "keypoints": poses["keypoints"]}
     failures = [poses[FAILURES_TAG], unreadable]
@@ -107,7 +99,7 @@ def run(
     finished, or just submitted with ``job.detach``.
 
     ``beam_args`` go to Beam's ``PipelineOptions`` untouched."""
-    inputs = match_inputs(input_patterns(job.input))
+    check_inputs(job.input)
     check_output_folder(job.output)
     version = check_backend(job.extract.backend, **dict(job.extract.backend_options))
     config = replace(job.extract, backend_version=version)
@@ -116,12 +108,14 @@ def run(
     standard = options.view_as(StandardOptions)
     if standard.runner is None:
         standard.runner = LOCAL_RUNNER
-    log.info("extracting poses from %d inputs with %s on %s", len(inputs), config.backend, standard.runner)
-    weights = [(role, getattr(stage, "weights", None)) for role, stage in job.model_stages()]
-    check_reachable(weights, str(standard.runner), options.view_as(PortableOptions).environment_type)
+    log.info("extracting poses from %s with %s on %s", job.input, config.backend, standard.runner)
+    paths = [(f"{role} weights", getattr(stage, "weights", None)) for role, stage in job.model_stages()]
+    if not options.view_as(TestOptions).dry_run:  # a dry run builds the graph; workers read nothing
+        paths += [("input", job.input), ("output folder", job.output)]
+    check_reachable(paths, str(standard.runner), options.view_as(PortableOptions).environment_type)
     p = test_pipeline or beam.Pipeline(options=options)
     run_id = time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
-    build(p, inputs, job.output, config, run_id, job.classify, job.segment, job.embed)
+    build(p, job.input, job.output, config, run_id, job.classify, job.segment, job.embed)
     result = p.run()
     if not job.detach:
         result.wait_until_finish()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+from collections.abc import Iterable
 from typing import TypeVar
 
 MIN_FRAME_SIDE = 128
@@ -30,6 +31,27 @@ def check_output_folder(output: str) -> None:
         raise UsageError(f"cannot create output folder {output}: {err.strerror or err}") from None
     if not os.access(output, os.W_OK):
         raise UsageError(f"output folder {output} is not writable")
+
+
+LOCAL_RUNNERS = frozenset(
+    {"FnApiRunner", "DirectRunner", "BundleBasedDirectRunner", "SwitchingDirectRunner", "PrismRunner"}
+)
+"""Runners whose workers share the launcher's files; so does the PortableRunner with LOOPBACK."""
+
+
+def check_reachable(paths: Iterable[tuple[str, str | None]], runner: str, environment: str | None) -> None:
+    """A one-line :class:`UsageError` when a remote runner's workers would be given a path that
+    exists only on this machine; ``paths`` are ``(what, path)``, e.g. ``("input", "videos/")``.
+    URIs (``gs://``) and ``shipped:`` weights are reachable everywhere."""
+    if runner in LOCAL_RUNNERS or (runner == "PortableRunner" and environment == "LOOPBACK"):
+        return
+    for what, path in paths:
+        if path and "://" not in path and not path.startswith("shipped:"):
+            hint = "and their model card (.json beside them) " if "weights" in what else ""
+            raise UsageError(
+                f"the {what} {path} is on this machine, which {runner}'s workers cannot read: copy it "
+                f"{hint}to a bucket and pass its gs:// URI"
+            )
 
 
 def _finite(text: str) -> float:

@@ -11,13 +11,8 @@ from apache_beam.io.localfilesystem import LocalFileSystem
 
 from posebeam.models.checkpoints import verify_checkpoint
 from posebeam.models.classifier import SHIPPED_CLASSIFIER
-from posebeam.pipeline.model_weights import (
-    SHIPPED_WEIGHTS,
-    check_reachable,
-    local_weights,
-    weights_reference,
-)
-from posebeam.pipeline.usage import UsageError
+from posebeam.pipeline.model_weights import SHIPPED_WEIGHTS, local_weights, weights_reference
+from posebeam.pipeline.usage import UsageError, check_reachable
 
 
 class BucketFileSystem(LocalFileSystem):
@@ -57,14 +52,18 @@ def test_remote_weights_are_fetched_with_their_card_and_verified(tmp_path: Path)
         verify_checkpoint(local_weights("bucket://models/lost.safetensors"))
 
 
-def test_remote_runners_are_refused_weights_only_this_machine_has() -> None:
-    shipped = ("classifier", f"shipped:{SHIPPED_CLASSIFIER.name}")
-    remote = ("segmenter", "gs://bucket/seg.safetensors")
-    local = ("aligner", "/home/me/aligner.safetensors")
+def test_remote_runners_are_refused_paths_only_this_machine_has() -> None:
+    shipped = ("classifier weights", f"shipped:{SHIPPED_CLASSIFIER.name}")
+    remote = ("segmenter weights", "gs://bucket/seg.safetensors")
+    local = ("aligner weights", "/home/me/aligner.safetensors")
     check_reachable([shipped, remote, local], "FnApiRunner", None)
     check_reachable([shipped, remote, local], "PortableRunner", "LOOPBACK")
     check_reachable([shipped, remote], "DataflowRunner", None)
     with pytest.raises(
-        UsageError, match=r"aligner weights /home/me/aligner.safetensors are on this machine.*aligner.json"
+        UsageError, match=r"aligner weights /home/me/aligner\.safetensors is on this.*model card"
     ):
         check_reachable([shipped, local], "DataflowRunner", None)
+    with pytest.raises(
+        UsageError, match=r"^the input videos/ is on this machine, which DataflowRunner's workers"
+    ):
+        check_reachable([("input", "videos/"), remote], "DataflowRunner", None)
