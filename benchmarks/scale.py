@@ -1,0 +1,111 @@
+"""How the extract job scales on one machine, measured side by side in one run.
+
+1. Workers: frames per second of ``posebeam extract`` (MoveNet, the default backend) on a folder of
+   pieces of the sample street clip, with one worker and with ``--direct_num_workers N
+   --direct_running_mode multi_processing`` (goal: ≥ 1.7× with 2 workers on 2 cores).
+2. Inputs: seconds per video as the folder grows from 10 to 100 short videos (the graph does not
+   grow with the inputs). The job's fixed start-up is paid once, so the figure that must stay flat
+   is the marginal cost: the extra seconds per extra video from one folder size to the next (goal:
+   the last step's ≤ 1.2× the first step's).
+
+    python benchmarks/scale.py [--pieces 8] [--piece-frames 40] [--workers 2] [--counts 10,30,100]
+        [--small-frames 8] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from extract import cut_clip
+
+from posebeam.pipeline.run import launch, summarise
+from posebeam.storage.sample import cache_dir, fetch_sample
+
+
+def timed_extract(folder: Path, output: Path, beam_args: list[str]) -> tuple[float, int]:
+    """Seconds and frames of one ``extract`` job over ``folder``."""
+    start = time.perf_counter()
+    summary = summarise(launch(["--input", str(folder), "--output", str(output), *beam_args]))
+    return time.perf_counter() - start, summary.frames
+
+
+def worker_scaling(clip: Path, work: Path, pieces: int, frames: int, workers: int) -> dict[str, Any]:
+    folder = work / "pieces"
+    for number in range(pieces):
+        cut_clip(clip, folder / f"piece{number:02d}.avi", frames)
+    one_s, decoded = timed_extract(folder, work / "one", ["--direct_num_workers=1"])
+    many = ["--direct_num_workers", str(workers), "--direct_running_mode", "multi_processing"]
+    many_s, decoded_many = timed_extract(folder, work / "many", many)
+    assert decoded == decoded_many, "both runs decode the same frames"
+    return {
+        "frames": decoded,
+        "workers": workers,
+        "one_worker_fps": decoded / one_s,
+        "many_workers_fps": decoded / many_s,
+        "speed_up": one_s / many_s,
+    }
+
+
+def input_scaling(clip: Path, work: Path, counts: list[int], frames: int) -> dict[str, Any]:
+    source = cut_clip(clip, work / "small" / "source.avi", frames)
+    total = {}
+    for count in counts:
+        folder = work / f"videos{count}"
+        folder.mkdir()
+        for number in range(count):
+            os.link(source, folder / f"v{number:03d}.avi")
+        total[count], _ = timed_extract(folder, work / f"out{count}", [])
+    marginal = {f"{a}->{b}": (total[b] - total[a]) / (b - a) for a, b in itertools.pairwise(counts)}
+    steps = list(marginal.values())
+    return {
+        "frames_per_video": frames,
+        "seconds": total,
+        "seconds_per_video": {count: total[count] / count for count in counts},
+        "marginal_seconds_per_video": marginal,
+        "ratio": steps[-1] / steps[0],
+    }
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pieces", type=int, default=8)
+    parser.add_argument("--piece-frames", type=int, default=40)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--counts", default="10,30,100")
+    parser.add_argument("--small-frames", type=int, default=8)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    clip = fetch_sample(cache_dir() / "sample")
+    counts = [int(c) for c in args.counts.split(",")]
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        result = {
+            "workers": worker_scaling(clip, work, args.pieces, args.piece_frames, args.workers),
+            "inputs": input_scaling(clip, work, counts, args.small_frames),
+        }
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return result
+    w, i = result["workers"], result["inputs"]
+    print(f"{w['frames']} frames in {args.pieces} pieces of the street clip (MoveNet):")
+    print(f"  1 worker:  {w['one_worker_fps']:6.2f} frames/s")
+    speed_up = f"{w['speed_up']:.2f}x (goal ≥ 1.7x)"
+    print(f"  {w['workers']} workers: {w['many_workers_fps']:6.2f} frames/s  -> {speed_up}")
+    print(f"{i['frames_per_video']}-frame videos, seconds per video as the folder grows:")
+    for count, seconds in i["seconds"].items():
+        print(f"  {count:4d} videos: {seconds:7.2f} s, {seconds / count:6.3f} s per video")
+    for step, seconds in i["marginal_seconds_per_video"].items():
+        print(f"  {step:>9} videos: {seconds:6.3f} s per extra video")
+    print(f"  last step vs first: {i['ratio']:.2f}x (goal: flat, ≤ 1.2x)")
+    return result
+
+
+if __name__ == "__main__":
+    main()
