@@ -26,7 +26,7 @@ from typing import Any
 import pyarrow as pa
 from apache_beam.io.filesystems import FileSystems
 
-from posebeam.schemas.tables import KEYPOINTS, SCHEMA_VERSION
+from posebeam.schemas.tables import KEYPOINT_ROWS, SCHEMA_VERSION
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ def result_to_bytes(result: VideoResult) -> bytes:
     """One Arrow IPC file: the keypoint rows, with the ``videos`` or ``failures`` row as JSON in
     its metadata (the cache's file format, and what the isolated pose stage sends back)."""
     payload = {"video": result.video, "failure": result.failure}
-    table = result.keypoints if result.keypoints is not None else KEYPOINTS.empty_table()
+    table = result.keypoints if result.keypoints is not None else KEYPOINT_ROWS.empty_table()
     table = table.replace_schema_metadata({**(table.schema.metadata or {}), RESULT_KEY: json.dumps(payload)})
     sink = pa.BufferOutputStream()
     with pa.ipc.new_file(sink, table.schema) as writer:
@@ -75,8 +75,8 @@ def result_from_bytes(data: bytes) -> VideoResult:
     """The inverse of :func:`result_to_bytes`; raises on a damaged or foreign file."""
     table = pa.ipc.open_file(pa.BufferReader(data)).read_all()
     payload = json.loads(table.schema.metadata[RESULT_KEY])
-    keypoints = table.replace_schema_metadata(KEYPOINTS.metadata)
-    if not keypoints.schema.equals(KEYPOINTS, check_metadata=True):
+    keypoints = table.replace_schema_metadata(KEYPOINT_ROWS.metadata)
+    if not keypoints.schema.equals(KEYPOINT_ROWS, check_metadata=True):
         raise ValueError("keypoints schema differs")
     if payload["video"] is not None:
         return VideoResult(keypoints=keypoints, video=payload["video"])

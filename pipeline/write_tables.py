@@ -9,16 +9,62 @@ visible under a table's name and a rerun leaves no stale parts (no duplicate row
 
 from __future__ import annotations
 
+from typing import Any, NamedTuple
+
 import apache_beam as beam
+import pyarrow as pa
+import pyarrow.parquet as pq
 from apache_beam import PCollection, PTransform
+from apache_beam.io.filebasedsink import FileBasedSink
+from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
-from apache_beam.io.parquetio import WriteToParquet, WriteToParquetBatched
+from apache_beam.io.iobase import Write
+from apache_beam.io.parquetio import WriteToParquet
 
-from posebeam.schemas.tables import TABLES
-from posebeam.storage.parquet_tables import publish_tables, staging_dir
+from posebeam.schemas.tables import KEYPOINTS, TABLES
+from posebeam.storage.parquet_tables import parquet_options, publish_tables, staging_dir, stored
 
-ARROW_TABLES = frozenset({"keypoints"})
-"""Tables whose elements are Arrow tables (one per video) rather than dict rows."""
+ROW_GROUP_ROWS = 131_072
+"""Keypoints rows buffered per row group (videos are gathered until then; row groups' statistics
+let readers skip the videos they do not ask for)."""
+
+
+class _KeypointsFile(NamedTuple):
+    handle: Any
+    writer: pq.ParquetWriter
+    pending: list[pa.Table]
+
+
+class KeypointsSink(FileBasedSink):
+    """Writes the per-video :data:`~posebeam.schemas.tables.KEYPOINT_ROWS` tables in their stored
+    columns and encodings (:func:`~posebeam.storage.parquet_tables.parquet_options`); Beam's
+    Parquet sinks take no per-column encodings."""
+
+    def __init__(self, file_path_prefix: str) -> None:
+        super().__init__(
+            file_path_prefix, coder=None, file_name_suffix=".parquet",
+            compression_type=CompressionTypes.UNCOMPRESSED,
+        )  # fmt: skip
+
+    def open(self, temp_path: str) -> _KeypointsFile:
+        handle = super().open(temp_path)
+        return _KeypointsFile(handle, pq.ParquetWriter(handle, KEYPOINTS, **parquet_options("keypoints")), [])
+
+    def write_record(self, file: _KeypointsFile, rows: pa.Table) -> None:
+        file.pending.append(rows)
+        if sum(t.num_rows for t in file.pending) >= ROW_GROUP_ROWS:
+            self._write_pending(file)
+
+    @staticmethod
+    def _write_pending(file: _KeypointsFile) -> None:
+        if file.pending:
+            file.writer.write_table(stored("keypoints", pa.concat_tables(file.pending)))
+            file.pending.clear()
+
+    def close(self, file: _KeypointsFile) -> None:
+        self._write_pending(file)
+        file.writer.close()
+        file.handle.close()
 
 
 class WriteTables(PTransform):
@@ -33,17 +79,12 @@ class WriteTables(PTransform):
         staged = staging_dir(self._output, self._run_id)
         written = []
         for name, pcoll in tables.items():
-            sink_cls = WriteToParquetBatched if name in ARROW_TABLES else WriteToParquet
-            written.append(
-                pcoll
-                | f"Write{name.title().replace('_', '')}"
-                >> sink_cls(
-                    FileSystems.join(staged, name, "part"),
-                    schema=TABLES[name],
-                    codec="zstd",
-                    file_name_suffix=".parquet",
-                )
-            )
+            prefix = FileSystems.join(staged, name, "part")
+            sink = (
+                Write(KeypointsSink(prefix)) if name == "keypoints"
+                else WriteToParquet(prefix, schema=TABLES[name], codec="zstd", file_name_suffix=".parquet")
+            )  # fmt: skip
+            written.append(pcoll | f"Write{name.title().replace('_', '')}" >> sink)
         output, run_id, names = self._output, self._run_id, sorted(tables)
         return (
             written

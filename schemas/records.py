@@ -11,18 +11,76 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from posebeam.schemas.tables import FAILURES, KEYPOINTS, METADATA_TABLE_KEY, NUM_KEYPOINT_VALUES, VIDEOS
+from posebeam.schemas.tables import (
+    CONFIDENCE_STEP,
+    FAILURES,
+    KEYPOINT_ROWS,
+    KEYPOINT_STEP_PX,
+    KEYPOINTS,
+    METADATA_TABLE_KEY,
+    NUM_KEYPOINT_VALUES,
+    VIDEOS,
+)
 
-COORDINATE_STEP = 1.0 / 8.0
-"""Keypoint and box coordinates are rounded to 1/8 pixel (error ≤ 1/16 px, far below any pose
-model's): the zeroed low mantissa bits let zstd shrink the keypoints column from ~119 to ~75 bytes
-per person-frame (measured on the sample clip)."""
-CONFIDENCE_STEP = 1.0 / 256.0
+COORDINATE_STEP = KEYPOINT_STEP_PX
+"""Keypoint and box coordinates are rounded to the stored half-pixel (docs/tables.md)."""
+JOINTS = NUM_KEYPOINT_VALUES // 3
+STORED_ENCODING = {
+    name: "DELTA_BINARY_PACKED"
+    for name, kind in zip(KEYPOINTS.names, KEYPOINTS.types, strict=True)
+    if kind == pa.int32() and name != "frame_index"
+}
+"""Parquet encodings of the stored keypoints' columns: coordinates and ids as deltas from the row
+before (the rows come sorted by track); the rest dictionary-encoded. ``benchmarks/storage.py``
+measures the options."""
 
 
 def quantise(values: np.ndarray, step: float) -> np.ndarray:
-    """Round to a multiple of ``step`` (a power of two keeps the result exact in float32)."""
+    """Round to a multiple of ``step``, as float32."""
     return (np.round(np.asarray(values, dtype=np.float64) / step) * step).astype(np.float32)
+
+
+def _steps(values: pa.Array | pa.ChunkedArray, step: float, dtype: type) -> np.ndarray:
+    return np.round(np.asarray(values, dtype=np.float64) / step).astype(dtype)
+
+
+def stored_keypoints(rows: pa.Table) -> pa.Table:
+    """:data:`KEYPOINT_ROWS` → the stored :data:`KEYPOINTS` columns, sorted by video, person and
+    frame."""
+    rows = rows.sort_by([("video_id", "ascending"), ("person_id", "ascending"), ("frame_index", "ascending")])
+    n = rows.num_rows
+    boxes = np.asarray(rows.column("bbox").combine_chunks().flatten(), np.float64).reshape(n, 4)
+    keypoints = np.asarray(rows.column("keypoints").combine_chunks().flatten(), np.float64).reshape(
+        n, JOINTS, 3
+    )
+    columns: list[pa.Array | pa.ChunkedArray] = [rows.column(name) for name in KEYPOINTS.names[:4]]
+    columns += [pa.array(_steps(boxes[:, i], COORDINATE_STEP, np.int32)) for i in range(4)]
+    columns.append(pa.array(_steps(rows.column("bbox_score").fill_null(0), CONFIDENCE_STEP, np.uint8)))
+    for joint in keypoints.transpose(1, 0, 2):
+        columns += [pa.array(_steps(joint[:, axis], COORDINATE_STEP, np.int32)) for axis in (0, 1)]
+        columns.append(pa.array(_steps(np.clip(joint[:, 2], 0, 1), CONFIDENCE_STEP, np.uint8)))
+    return pa.Table.from_arrays(columns, schema=KEYPOINTS)
+
+
+def keypoint_rows(stored: pa.Table) -> pa.Table:
+    """The stored :data:`KEYPOINTS` columns → :data:`KEYPOINT_ROWS` (floats in pixels), row order
+    kept."""
+    n = stored.num_rows
+
+    def stacked(names: list[str]) -> np.ndarray:
+        return np.stack([np.asarray(stored.column(name).fill_null(0), np.float64) for name in names], axis=1)
+
+    boxes = stacked(KEYPOINTS.names[4:8]) * COORDINATE_STEP
+    values = stacked(KEYPOINTS.names[9:]).reshape(n, JOINTS, 3)
+    values[..., :2] *= COORDINATE_STEP
+    values[..., 2] *= CONFIDENCE_STEP
+    columns = [stored.column(name) for name in KEYPOINTS.names[:4]]
+    columns += [
+        _fixed_list(boxes, 4),
+        pa.array((stacked(["bbox_score"])[:, 0] * CONFIDENCE_STEP).astype(np.float32)),
+        _fixed_list(values.reshape(n, NUM_KEYPOINT_VALUES), NUM_KEYPOINT_VALUES),
+    ]
+    return pa.Table.from_arrays(columns, schema=KEYPOINT_ROWS)
 
 
 def keep_inside_frame(keypoints: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -59,7 +117,8 @@ def keypoints_table(
 ) -> pa.Table:
     """The ``keypoints`` rows of one video, ``N`` person-frames: the one producer of the table's
     columns. Joints outside the ``width``×``height`` frame are clamped to its edge with confidence 0
-    (:func:`keep_inside_frame`); coordinates are rounded to 1/8 px, confidences to 1/256.
+    (:func:`keep_inside_frame`); coordinates and confidences are rounded to their stored steps
+    (half-pixels, percent).
 
     Args:
         frame_index, timestamp_s, person_id, bbox_score: ``(N,)``.
@@ -82,7 +141,7 @@ def keypoints_table(
         pa.array(quantise(bbox_score, CONFIDENCE_STEP)),
         _fixed_list(triplets.reshape(n, NUM_KEYPOINT_VALUES), NUM_KEYPOINT_VALUES),
     ]
-    return pa.Table.from_arrays(columns, schema=KEYPOINTS)
+    return pa.Table.from_arrays(columns, schema=KEYPOINT_ROWS)
 
 
 def video_row(**values: Any) -> dict[str, Any]:

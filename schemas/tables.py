@@ -14,7 +14,7 @@ import pyarrow as pa
 
 from posebeam.schemas.layouts import COCO17
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "2.0"
 """Bumped on any incompatible change; readers refuse tables with another major version."""
 
 METADATA_VERSION_KEY = b"posebeam.schema_version"
@@ -92,30 +92,63 @@ VIDEOS = table_schema(
     ],
 )  # fmt: skip
 
+KEYPOINT_STEP_PX = 0.5
+"""Stored keypoint and box coordinates are integers in half-pixels (value / 2 = pixels; rounding
+error ≤ 0.25 px, far below any pose model's)."""
+CONFIDENCE_STEP = 0.01
+"""Stored confidences are integers in percent (value / 100 = confidence in [0, 1])."""
+STORED_COORDINATE = "half-pixels (value / 2 = " + PX + ")"
+STORED_CONFIDENCE = "percent (value / 100 = confidence in [0, 1])"
+
+_ROW_KEYS = [
+    Column("video_id", pa.string(), "32 hex digits", KEYPOINTS_WRITER, "the video (videos.video_id)",
+           nullable=False),
+    Column("frame_index", pa.int32(), "frame number from 0", KEYPOINTS_WRITER,
+           "the frame's index in decode order, derived from its presentation timestamp; a frame "
+           "kept by --fps keeps its original index", nullable=False),
+    Column("timestamp_s", pa.float64(), "seconds", KEYPOINTS_WRITER,
+           "presentation time from the stream's first frame", nullable=False),
+    Column("person_id", pa.int32(), "track id", KEYPOINTS_WRITER,
+           "the person's track (posebeam.transforms.tracking), stable within a video, never reused",
+           nullable=False),
+]  # fmt: skip
+
 KEYPOINTS = table_schema(
     "keypoints",
     [
-        Column("video_id", pa.string(), "32 hex digits", KEYPOINTS_WRITER, "the video (videos.video_id)",
-               nullable=False),
-        Column("frame_index", pa.int32(), "frame number from 0", KEYPOINTS_WRITER,
-               "the frame's index in decode order, derived from its presentation timestamp; a frame "
-               "kept by --fps keeps its original index", nullable=False),
-        Column("timestamp_s", pa.float64(), "seconds", KEYPOINTS_WRITER,
-               "presentation time from the stream's first frame", nullable=False),
-        Column("person_id", pa.int32(), "track id", KEYPOINTS_WRITER,
-               "the person's track (posebeam.transforms.tracking), stable within a video, never reused",
-               nullable=False),
-        Column("bbox", pa.list_(pa.float32(), 4), PX + ", 1/8 px steps", KEYPOINTS_WRITER,
-               "person box x1, y1, x2, y2 from the detector, clipped to the frame"),
-        Column("bbox_score", pa.float32(), "[0, 1], 1/256 steps", KEYPOINTS_WRITER, "detector confidence"),
-        Column("keypoints", pa.list_(pa.float32(), NUM_KEYPOINT_VALUES),
-               PX + "; confidence in [0, 1]", KEYPOINTS_WRITER,
-               "x, y, confidence per COCO-17 joint, flattened (x0, y0, c0, x1, …); coordinates in 1/8 px "
-               "steps, confidences in 1/256 steps; a joint outside the frame is clamped to its edge "
-               "with confidence 0, and confidence 0 always means missing"),
+        *_ROW_KEYS,
+        *(
+            Column(f"bbox_{corner}", pa.int32(), STORED_COORDINATE, KEYPOINTS_WRITER,
+                   f"person box {corner} from the detector, clipped to the frame")
+            for corner in ("x1", "y1", "x2", "y2")
+        ),
+        Column("bbox_score", pa.uint8(), STORED_CONFIDENCE, KEYPOINTS_WRITER, "detector confidence"),
+        *(
+            Column(f"{joint}_{axis}", pa.uint8() if axis == "c" else pa.int32(),
+                   STORED_CONFIDENCE if axis == "c" else STORED_COORDINATE, KEYPOINTS_WRITER,
+                   f"{joint}: " + {"x": "x", "y": "y", "c": "confidence (0: missing; a joint outside the "
+                                   "frame is clamped to its edge with confidence 0)"}[axis])
+            for joint in COCO17.joints for axis in "xyc"
+        ),
     ],
     layout=COCO17.name,
 )  # fmt: skip
+"""The stored table: one integer column per coordinate, rows sorted by video, person and frame, so
+that Parquet's delta encoding sees a joint's small frame-to-frame moves (docs/tables.md). Readers
+in posebeam get :data:`KEYPOINT_ROWS` back (:func:`posebeam.schemas.records.keypoint_rows`)."""
+
+KEYPOINT_ROWS = pa.schema(
+    [
+        *(c.field() for c in _ROW_KEYS),
+        pa.field("bbox", pa.list_(pa.float32(), 4)),
+        pa.field("bbox_score", pa.float32()),
+        pa.field("keypoints", pa.list_(pa.float32(), NUM_KEYPOINT_VALUES)),
+    ],
+    metadata=KEYPOINTS.metadata,
+)
+"""The keypoints as posebeam's stages and readers use them: ``bbox`` (x1, y1, x2, y2 pixels),
+``bbox_score`` and ``keypoints`` (x, y, confidence per COCO-17 joint, flattened) as floats, at the
+stored precision (:data:`KEYPOINT_STEP_PX`, :data:`CONFIDENCE_STEP`)."""
 
 FAILURES = table_schema(
     "failures",

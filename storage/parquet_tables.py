@@ -20,12 +20,37 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from posebeam.schemas.tables import check_schema_version
+from posebeam.schemas.records import STORED_ENCODING, keypoint_rows, stored_keypoints
+from posebeam.schemas.tables import KEYPOINTS, check_schema_version
 from posebeam.storage.uris import files_in, filesystem, is_local, join, list_files, open_input
 
 log = logging.getLogger(__name__)
 
 STAGING_FOLDER = "_staging"
+
+
+def parquet_options(table: str) -> dict[str, Any]:
+    """``pyarrow.parquet.ParquetWriter`` options of ``table``: zstd, and the stored keypoints'
+    per-column encodings (:data:`~posebeam.schemas.records.STORED_ENCODING`)."""
+    if table != "keypoints":
+        return {"compression": "zstd"}
+    dictionary = [name for name in KEYPOINTS.names if name not in STORED_ENCODING]
+    return {"compression": "zstd", "use_dictionary": dictionary, "column_encoding": STORED_ENCODING}
+
+
+def stored(table: str, rows: pa.Table) -> pa.Table:
+    """What is written for ``table``: the keypoints in their stored columns, anything else as is."""
+    return stored_keypoints(rows) if table == "keypoints" else rows
+
+
+def readable(table: str, part: pa.Table) -> pa.Table:
+    """What readers get for ``table``: the keypoints as :data:`~posebeam.schemas.tables.KEYPOINT_ROWS`."""
+    return keypoint_rows(part) if table == "keypoints" and "keypoints" not in part.column_names else part
+
+
+def write_parquet(table: str, rows: pa.Table, where: str) -> None:
+    """One Parquet file of ``table`` at ``where`` (a local path)."""
+    pq.write_table(stored(table, rows), where, **parquet_options(table))
 
 
 def staging_dir(output: str, run_id: str) -> str:
@@ -69,5 +94,5 @@ def read_table(output: str, table: str, filters: list[tuple[str, str, Any]] | No
         with open_input(path) as handle:
             part = pq.read_table(handle, filters=filters)
         check_schema_version(part.schema, table)
-        parts.append(part)
+        parts.append(readable(table, part))
     return pa.concat_tables(parts)

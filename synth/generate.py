@@ -26,12 +26,11 @@ from typing import Any, cast
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from posebeam.schemas.labels import LABEL_TABLES, label_table
 from posebeam.schemas.records import keypoints_table, video_row
-from posebeam.schemas.tables import KEYPOINTS, VIDEOS
-from posebeam.storage.parquet_tables import publish_tables, staging_dir
+from posebeam.schemas.tables import KEYPOINT_ROWS, VIDEOS
+from posebeam.storage.parquet_tables import publish_tables, staging_dir, write_parquet
 from posebeam.synth.scene import (
     SceneConfig,
     SynthVideo,
@@ -113,7 +112,7 @@ def write_table(root: Path, name: str, table: pa.Table) -> Path:
     folder = root / name
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "part-00000.parquet"
-    pq.write_table(table, path, compression="zstd")
+    write_parquet(name, table, str(path))
     return path
 
 
@@ -148,7 +147,7 @@ def write_synth(output: str, videos: int, seed: int, config: SceneConfig, render
         if (index + 1) % max(1, videos // 10) == 0:
             log.info("synth: %d/%d videos", index + 1, videos)
     write_table(root, "videos", pa.Table.from_pylist(rows, schema=VIDEOS))
-    write_table(root, "keypoints", pa.concat_tables(keypoints) if keypoints else KEYPOINTS.empty_table())
+    write_table(root, "keypoints", pa.concat_tables(keypoints) if keypoints else KEYPOINT_ROWS.empty_table())
     for name, parts in labels.items():
         write_table(root, name, pa.concat_tables(parts))
     tables = ["videos", "keypoints", *LABEL_TABLES] + ([RGB_FOLDER] if render else [])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import torch
 
@@ -86,3 +87,11 @@ def tiny_segmenter(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path
     train = ["train", "segmenter", str(data), str(root / "model"), "--validation-data", str(data)]
     assert main([*train, *SEGMENTER_TINY_FLAGS]) == 0
     return data, root / "model" / "heatmap_mstcn.safetensors"
+
+
+def keypoint_frame(out: Path) -> pd.DataFrame:
+    """The keypoints table of output folder ``out`` as readers get it (``bbox``, ``bbox_score`` and
+    ``keypoints`` as floats in pixels), one row per person-frame."""
+    from posebeam.storage.parquet_tables import read_table
+
+    return read_table(str(out), "keypoints").to_pandas()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import assert_one_line_usage_error
+from conftest import assert_one_line_usage_error, keypoint_frame
 from synth_video import write_video
 
 from posebeam.models.classifier import SHIPPED_CLASSIFIER
@@ -21,7 +21,7 @@ BEAM = ["--", "--runner=FnApiRunner"]
 
 
 def _tables(out: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    return tuple(pd.read_parquet(out / name) for name in ("videos", "failures", "keypoints"))  # type: ignore[return-value]
+    return pd.read_parquet(out / "videos"), pd.read_parquet(out / "failures"), keypoint_frame(out)
 
 
 def test_a_native_crash_fails_one_video_and_resume_does_not_retry_it(

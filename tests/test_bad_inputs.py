@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import keypoint_frame
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from synth_video import (
@@ -113,7 +114,7 @@ def test_corpus_run_exits_0_and_gives_every_input_its_outcome(
 
     videos = pd.read_parquet(out / "videos").assign(name=lambda d: d.uri.map(lambda u: Path(u).name))
     failures = pd.read_parquet(out / "failures").assign(name=lambda d: d.uri.map(lambda u: Path(u).name))
-    keypoints = pd.read_parquet(out / "keypoints")
+    keypoints = keypoint_frame(out)
     assert sorted([*videos.name, *failures.name]) == sorted(expected), "each input exactly once"
     outcome = {n: ("videos", f) for n, f in zip(videos.name, videos.frames_decoded, strict=True)}
     outcome |= {n: ("failures", s) for n, s in zip(failures.name, failures.stage, strict=True)}

@@ -12,7 +12,7 @@ import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
-from conftest import BEAM_TEST_OPTIONS
+from conftest import BEAM_TEST_OPTIONS, keypoint_frame
 
 from posebeam.models.checkpoints import card_path
 from posebeam.models.classifier import SHIPPED_CLASSIFIER
@@ -129,7 +129,7 @@ def test_posebeam_run_on_rendered_synthetic_videos_with_the_default_models(tmp_p
     shipped_classes = json.loads(card_path(SHIPPED_CLASSIFIER).read_text())["classes"]
     assert set(predictions.label) <= set(shipped_classes)
     labels, segments = pd.read_parquet(out / "frame_labels"), pd.read_parquet(out / "segments")
-    tracks = pd.read_parquet(out / "keypoints").groupby(["video_id", "person_id"]).size()
+    tracks = keypoint_frame(out).groupby(["video_id", "person_id"]).size()
     assert len(labels) == tracks[tracks >= 8].sum() > 0  # every row of the tracks of 8 rows or more
     assert labels.model.str.startswith("heatmap_mstcn@").all() and len(segments) >= 4
     segmenter_classes = json.loads(card_path(SHIPPED_SEGMENTER).read_text())["classes"]

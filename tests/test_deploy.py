@@ -100,6 +100,7 @@ def test_the_image_installs_what_the_install_script_pins() -> None:
     assert no_deps(dockerfile) == {"mediapipe==0.10.21"} <= no_deps(install)
     torch_pins = {w.strip('"') for w in install.split() if w.strip('"').startswith("torch==")}
     assert torch_pins == {"torch==2.13.0"} and torch_pins <= pins
+    assert {w for w in dockerfile.split() if w.startswith("torch==")} == torch_pins  # the CUDA variant too
 
 
 def test_requirements_pin_the_cpu_torch_and_beam() -> None:

@@ -13,7 +13,7 @@ import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
-from conftest import BEAM_TEST_OPTIONS, assert_one_line_usage_error
+from conftest import BEAM_TEST_OPTIONS, assert_one_line_usage_error, keypoint_frame
 
 from posebeam.models.aligner import embed_track, load_aligner
 from posebeam.pipeline.cli import main
@@ -87,7 +87,7 @@ def test_posebeam_run_writes_the_embeddings_table(
     schema = pq.read_schema(next((out / "embeddings").glob("*.parquet")))
     embedding_type = schema.field("embedding").type
     assert embedding_type.list_size == EMBEDDING_DIM and str(embedding_type.value_type) == "float"
-    embeddings, keypoints = pd.read_parquet(out / "embeddings"), pd.read_parquet(out / "keypoints")
+    embeddings, keypoints = pd.read_parquet(out / "embeddings"), keypoint_frame(out)
     tracks = keypoints.groupby(["video_id", "person_id"]).size()
     assert len(embeddings) == tracks[tracks >= 8].sum() > 0
     assert np.isfinite(np.stack(embeddings.embedding.to_numpy())).all()

@@ -9,8 +9,23 @@ import pyarrow as pa
 import pytest
 
 from posebeam.schemas.layouts import BLAZEPOSE33, BODY25, COCO17, get_layout
-from posebeam.schemas.records import COORDINATE_STEP, failure_row, keypoints_table, quantise, video_row
-from posebeam.schemas.tables import COLUMNS, KEYPOINTS, TABLES, SchemaVersionError, check_schema_version
+from posebeam.schemas.records import (
+    COORDINATE_STEP,
+    failure_row,
+    keypoint_rows,
+    keypoints_table,
+    quantise,
+    stored_keypoints,
+    video_row,
+)
+from posebeam.schemas.tables import (
+    COLUMNS,
+    KEYPOINT_ROWS,
+    KEYPOINTS,
+    TABLES,
+    SchemaVersionError,
+    check_schema_version,
+)
 
 
 def test_coco_flip_index_swaps_left_and_right() -> None:
@@ -33,9 +48,35 @@ def test_unknown_layout_lists_the_known_ones() -> None:
         get_layout("h36m")
 
 
-def test_quantise_rounds_to_the_step_exactly_in_float32() -> None:
-    values = np.array([10.06, 10.07, -3.01, 511.999])
-    assert quantise(values, COORDINATE_STEP).tolist() == [10.0, 10.125, -3.0, 512.0]
+def test_quantise_rounds_to_the_stored_half_pixel() -> None:
+    values = np.array([10.24, 10.26, -3.01, 511.999])
+    assert quantise(values, COORDINATE_STEP).tolist() == [10.0, 10.5, -3.0, 512.0]
+
+
+def test_stored_keypoints_are_integer_columns_sorted_by_track_and_read_back_exactly() -> None:
+    """The stored table (half-pixels, percent, one column per coordinate) and the readers' floats
+    hold the same values; rows come sorted by video, person and frame."""
+    rng = np.random.default_rng(3)
+    n = 6
+    joints = np.concatenate([rng.uniform(0, 300, (n, 17, 2)), rng.uniform(0, 1, (n, 17, 1))], axis=-1)
+    rows = keypoints_table(
+        "v", frame_index=np.array([0, 0, 1, 1, 2, 2]), timestamp_s=np.arange(n) / 25,
+        person_id=np.array([1, 0, 1, 0, 1, 0]), bbox=np.tile([10.2, 20.0, 110.7, 220.0], (n, 1)),
+        bbox_score=np.full(n, 0.876), keypoints=joints, width=320, height=240,
+    )  # fmt: skip
+    stored = stored_keypoints(rows)
+    assert stored.schema.equals(KEYPOINTS, check_metadata=True)
+    assert stored.column("person_id").to_pylist() == [0, 0, 0, 1, 1, 1]
+    assert stored.column("frame_index").to_pylist() == [0, 1, 2, 0, 1, 2]
+    assert stored.slice(0, 1).select(["bbox_x1", "bbox_x2", "bbox_score"]).to_pylist() == [
+        {"bbox_x1": 20, "bbox_x2": 221, "bbox_score": 88}
+    ]
+    first = joints[1]  # person 0, frame 0
+    assert stored.column("nose_x")[0].as_py() == round(first[0, 0] * 2)
+    assert stored.column("right_ankle_c")[0].as_py() == round(first[16, 2] * 100)
+    back = keypoint_rows(stored)
+    order = np.lexsort((rows.column("frame_index").to_numpy(), rows.column("person_id").to_numpy()))
+    assert back.equals(rows.take(order))
 
 
 def test_keypoints_table_is_columnar_with_the_declared_schema() -> None:
@@ -52,11 +93,11 @@ def test_keypoints_table_is_columnar_with_the_declared_schema() -> None:
         width=640,
         height=480,
     )
-    assert table.schema.equals(KEYPOINTS, check_metadata=True)
+    assert table.schema.equals(KEYPOINT_ROWS, check_metadata=True)
     assert table.column("person_id").to_pylist() == [0, 1, 0]
     row = np.asarray(table.column("keypoints")[2].as_py()).reshape(17, 3)
     np.testing.assert_allclose(row[:, :2], keypoints[2, :, :2], atol=COORDINATE_STEP / 2)
-    np.testing.assert_allclose(row[:, 2], keypoints[2, :, 2], atol=1 / 512)
+    np.testing.assert_allclose(row[:, 2], keypoints[2, :, 2], atol=0.005 + 1e-7)
 
 
 def test_row_builders_reject_unknown_and_missing_columns() -> None:
@@ -77,7 +118,7 @@ def test_schema_version_check_refuses_other_major_versions() -> None:
 
 def test_the_keypoints_writer_clamps_joints_into_the_frame_as_missing() -> None:
     """keypoints_table is the keypoints column's one producer: backends hand it raw model output."""
-    joints = np.full((1, 17, 3), [20.0, 30.0, 0.9])
+    joints = np.full((1, 17, 3), [20.0, 30.0, 0.9012])
     joints[0, 3] = [-4.0, 30.0, 0.8]  # left of the frame
     joints[0, 4] = [20.0, 47.3, 0.7]  # below it
     table = keypoints_table("v", np.array([0]), np.array([0.0]), np.array([0]), np.array([[0, 0, 40, 48]]),
@@ -85,7 +126,7 @@ def test_the_keypoints_writer_clamps_joints_into_the_frame_as_missing() -> None:
     written = np.asarray(table.column("keypoints")[0].as_py()).reshape(17, 3)
     np.testing.assert_allclose(written[3], [0.0, 30.0, 0.0])
     np.testing.assert_allclose(written[4], [20.0, 47.0, 0.0])
-    np.testing.assert_allclose(written[5], [20.0, 30.0, 230 / 256])  # 0.9 rounded to 1/256
+    np.testing.assert_allclose(written[5], [20.0, 30.0, 0.9], rtol=1e-6)  # a multiple of 1/100
 
 
 def test_every_column_has_a_unit_a_meaning_and_a_producer_that_exists() -> None:

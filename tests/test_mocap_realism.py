@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
-from conftest import assert_one_line_usage_error
+from conftest import assert_one_line_usage_error, keypoint_frame
 
 from posebeam.pipeline.cli import main
 from posebeam.synth.mocap import HELD_OUT_SOURCES, MOCAP_CLASSES, SEGMENT_FPS, class_sources, read_source
@@ -98,7 +97,7 @@ def test_test_split_walkers_perform_only_held_out_walks(tmp_path: Path) -> None:
             split,
         ]
         assert main(argv) == 0
-        tables[split] = np.stack(pd.read_parquet(out / "keypoints").keypoints.to_numpy())
+        tables[split] = np.stack(keypoint_frame(out).keypoints.to_numpy())
     assert tables["train"].shape != tables["test"].shape or not np.allclose(tables["train"], tables["test"])
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from conftest import keypoint_frame
 
 from posebeam.pipeline.cli import main
 from posebeam.synth.mocap import MOCAP_CLASSES, MOTION_DATA, read_deepmimic
@@ -47,7 +48,7 @@ def test_videos_are_deterministic_and_labelled(tmp_path: Path) -> None:
     out = tmp_path / "data"
     argv = ["synth", str(out), "--videos", "20", "--seed", "3", "--motion", "mocap", "--persons", "2"]
     assert main(argv) == 0
-    keypoints = pd.read_parquet(out / "keypoints")
+    keypoints = keypoint_frame(out)
     labels = pd.read_parquet(out / "clip_labels")
     assert set(labels.label) <= set(MOCAP_CLASSES) and labels.label.nunique() >= 6
     labelled = set(zip(labels.video_id, labels.person_id, strict=True))

@@ -18,6 +18,7 @@ import pytest
 from synth_video import write_broken_inputs
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from conftest import keypoint_frame
 from extract import cut_clip
 
 from posebeam.pipeline.cli import main
@@ -44,7 +45,7 @@ def test_street_clip_with_broken_neighbours_through_posebeam_run(street_clip: Pa
 
     videos = pd.read_parquet(out / "videos")
     failures = pd.read_parquet(out / "failures")
-    keypoints = pd.read_parquet(out / "keypoints")
+    keypoints = keypoint_frame(out)
     assert len(videos) == 1 and len(failures) == 3
     assert sorted(failures.uri.map(lambda u: Path(u).name)) == sorted(expected_failures)
     video = videos.iloc[0]
@@ -111,7 +112,7 @@ def test_rgbpose_stage_re_decodes_the_street_clip(
         main(["run", str(folder), str(out), "--classifier", str(rgbpose_weights), "--segmenter", "none"]) == 0
     )
 
-    keypoints = pd.read_parquet(out / "keypoints")
+    keypoints = keypoint_frame(out)
     predictions = pd.read_parquet(out / "clip_predictions")
     assert len(predictions) >= 2, "several walkers are tracked for a clip window"
     assert set(predictions.person_id) <= set(keypoints.person_id)

@@ -132,7 +132,7 @@ def test_readers_refuse_tables_of_another_schema_version(archive: Path, tmp_path
     (part,) = (out / "videos").glob("*.parquet")
     table = pq.read_table(part)
     pq.write_table(table.replace_schema_metadata({b"posebeam.schema_version": b"9.0"}), part)
-    with pytest.raises(SchemaVersionError, match=r"schema version 9\.0; this posebeam reads 1\.0"):
+    with pytest.raises(SchemaVersionError, match=r"schema version 9\.0; this posebeam reads 2\.0"):
         read_table(str(out), "videos")
     assert isinstance(read_table(str(out), "keypoints"), pa.Table)
 

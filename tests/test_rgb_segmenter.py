@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from conftest import BEAM_TEST_OPTIONS
+from conftest import BEAM_TEST_OPTIONS, keypoint_frame
 from synth_video import write_video
 
 from posebeam.models.checkpoints import verify_checkpoint
@@ -121,7 +121,7 @@ def test_posebeam_run_re_reads_the_frames_for_an_rgb_segmenter(
     _, weights = rgb_trained
     _run_on_one_video(weights, tmp_path)
     labels = pd.read_parquet(tmp_path / "out" / "frame_labels")
-    assert len(labels) == len(pd.read_parquet(tmp_path / "out" / "keypoints")) > 0
+    assert len(labels) == len(keypoint_frame(tmp_path / "out")) > 0
     assert labels.model.str.startswith("rgb_heatmap_mstcn@").all()
     assert len(pd.read_parquet(tmp_path / "out" / "segments")) >= 1
 

@@ -20,7 +20,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.runners.runner import PipelineResult
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
-from conftest import BEAM_TEST_OPTIONS, RGBPOSE_CLASSES
+from conftest import BEAM_TEST_OPTIONS, RGBPOSE_CLASSES, keypoint_frame
 from scipy.special import softmax
 from synth_video import write_video
 from torch import Tensor, nn
@@ -35,7 +35,7 @@ from posebeam.pipeline.classify import (
 from posebeam.pipeline.clips import ClassifyConfig, PersonClip
 from posebeam.pipeline.extract import METRICS_NAMESPACE
 from posebeam.pipeline.run import launch
-from posebeam.schemas.tables import KEYPOINTS
+from posebeam.schemas.tables import KEYPOINT_ROWS
 
 WINDOW = {"window_s": 1.0, "stride_s": 0.5}
 
@@ -60,9 +60,9 @@ def rgbpose_run(
 
 
 def _keypoint_tables(out: Path) -> list[pa.Table]:
-    keypoints = pd.read_parquet(out / "keypoints")
+    keypoints = keypoint_frame(out)
     return [
-        pa.Table.from_pandas(group.reset_index(drop=True), schema=KEYPOINTS, preserve_index=False)
+        pa.Table.from_pandas(group.reset_index(drop=True), schema=KEYPOINT_ROWS, preserve_index=False)
         for _, group in keypoints.groupby("video_id")
     ]
 

@@ -15,7 +15,7 @@ import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
-from conftest import BEAM_TEST_OPTIONS, assert_one_line_usage_error
+from conftest import BEAM_TEST_OPTIONS, assert_one_line_usage_error, keypoint_frame
 
 from posebeam.models.segment_track import SHIPPED_SEGMENTER, load_segmenter, segment_track
 from posebeam.pipeline.cli import main
@@ -144,7 +144,7 @@ def test_posebeam_run_writes_frame_labels_and_segments(
     out = tmp_path / "out"
     argv = ["run", str(video_folder), str(out), "--backend", "shapes", "--classifier", "none"]
     assert main([*argv, "--segmenter", str(weights), "--", "--runner=FnApiRunner"]) == 0
-    keypoints, labels = pd.read_parquet(out / "keypoints"), pd.read_parquet(out / "frame_labels")
+    keypoints, labels = keypoint_frame(out), pd.read_parquet(out / "frame_labels")
     segments = pd.read_parquet(out / "segments")
     tracks = keypoints.groupby(["video_id", "person_id"]).size()
     segmented = tracks[tracks >= 8]

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-from conftest import assert_one_line_usage_error
+from conftest import assert_one_line_usage_error, keypoint_frame
 
 from posebeam.pipeline.cli import main
 from posebeam.schemas.labels import LABEL_TABLES
@@ -52,7 +52,7 @@ def test_synth_writes_extract_schemas_and_label_tables(tmp_path: Path) -> None:
     assert videos.uri.tolist() == ["synth://5/0", "synth://5/1", "synth://5/2"]
     assert set(videos.backend) == {"synth"}
     assert videos.frames_decoded.tolist() == [45, 45, 45]  # 3 s at 15 fps
-    keypoints = pd.read_parquet(out / "keypoints")
+    keypoints = keypoint_frame(out)
     rows = keypoints.groupby("video_id").size()
     assert rows.loc[videos.video_id].tolist() == videos.person_frames.tolist()
     assert set(pd.read_parquet(out / "clip_labels").label) <= set(ACTIONS)
@@ -71,8 +71,8 @@ def test_a_video_does_not_depend_on_how_many_are_generated(tmp_path: Path) -> No
     assert _synth(tmp_path / "two", "--videos", "2") == 0
     assert _synth(tmp_path / "five", "--videos", "5") == 0
     two, five = (
-        pd.read_parquet(tmp_path / "two" / "keypoints"),
-        pd.read_parquet(tmp_path / "five" / "keypoints"),
+        keypoint_frame(tmp_path / "two"),
+        keypoint_frame(tmp_path / "five"),
     )
     head = five[five.video_id.isin(two.video_id.unique())].reset_index(drop=True)
     pd.testing.assert_frame_equal(head, two)

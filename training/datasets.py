@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 
 from posebeam.schemas.labels import LABEL_TABLES
 from posebeam.schemas.tables import METADATA_TABLE_KEY, NUM_KEYPOINT_VALUES, check_schema_version
-from posebeam.storage.parquet_tables import read_table
+from posebeam.storage.parquet_tables import read_table, readable
 
 NUM_JOINTS = NUM_KEYPOINT_VALUES // 3
 KEYPOINT_CSV_COLUMNS = [f"{axis}{j}" for j in range(NUM_JOINTS) for axis in "xyc"]
@@ -48,7 +48,7 @@ def read_source(source: str, table: str) -> pa.Table:
         read = pq.read_table(source)
         if read.schema.metadata and METADATA_TABLE_KEY in read.schema.metadata:
             check_schema_version(read.schema, table)
-        return read
+        return readable(table, read)
     raise LabelError(
         f"{table}: {source} is not a CSV file, a Parquet file or folder, or a folder holding {table}/"
     )
