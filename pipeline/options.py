@@ -17,7 +17,7 @@ from posebeam.pipeline.clips import ClassifyConfig
 from posebeam.pipeline.embed import EmbedConfig, table_spec
 from posebeam.pipeline.pose_stage import ExtractConfig
 from posebeam.pipeline.segment import SegmentConfig
-from posebeam.pipeline.usage import UsageError, frame_side, positive_float, positive_int
+from posebeam.pipeline.usage import UsageError, bigquery_dataset, frame_side, positive_float, positive_int
 
 DEFAULT_BACKEND = "movenet"
 
@@ -45,6 +45,12 @@ def add_extract_arguments(parser: argparse.ArgumentParser) -> None:
         "--resume", action="store_true",
         help="reuse the results of videos that an earlier run with the same options finished "
         "(matched by content hash, kept under OUTPUT/_cache)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--bigquery_dataset", "--bigquery-dataset", dest="bigquery_dataset", type=bigquery_dataset,
+        default=None, metavar="PROJECT:DATASET",
+        help="also load every table into this BigQuery dataset (file loads; each table replaced by the "
+        "run's rows, as the Parquet tables are)",
     )  # fmt: skip
     parser.add_argument(
         "--detach", action="store_true",
@@ -148,6 +154,7 @@ class JobConfig:
     segment: SegmentConfig | None = None
     embed: EmbedConfig | None = None
     detach: bool = False
+    bigquery_dataset: str | None = None
 
     def model_stages(self) -> list[tuple[str, ClassifyConfig | SegmentConfig | EmbedConfig]]:
         """``(role, config)`` of each model stage the job runs."""
@@ -225,5 +232,5 @@ def job_config(args: argparse.Namespace) -> JobConfig:
     )
     return JobConfig(
         args.input, args.output, extract, _classify_config(args), _segment_config(args), _embed_config(args),
-        detach=args.detach,
+        detach=args.detach, bigquery_dataset=args.bigquery_dataset,
     )  # fmt: skip

@@ -42,7 +42,7 @@ from posebeam.pipeline.pose_stage import ExtractConfig
 from posebeam.pipeline.results_cache import cache_root
 from posebeam.pipeline.segment import SegmentActions, SegmentConfig
 from posebeam.pipeline.usage import check_output_folder, check_reachable
-from posebeam.pipeline.write_tables import WriteTables
+from posebeam.pipeline.write_tables import WriteBigQueryTables, WriteTables
 from posebeam.schemas.records import failure_row
 
 log = logging.getLogger(__name__)
@@ -65,6 +65,7 @@ def build(
     classify: ClassifyConfig | None = None,
     segment: SegmentConfig | None = None,
     embed: EmbedConfig | None = None,
+    bigquery_dataset: str | None = None,
 ) -> dict[str, beam.PCollection]:
     """Wire the extract job into ``p``; returns the table PCollections before writing."""
     matched = p | "MatchInputs" >> MatchInputs(input_arg)
@@ -89,6 +90,8 @@ def build(
         failures.append(embedded["failures"])
     tables["failures"] = failures | "AllFailures" >> beam.Flatten()
     _ = tables | "WriteTables" >> WriteTables(output, run_id)
+    if bigquery_dataset:
+        _ = tables | "WriteBigQueryTables" >> WriteBigQueryTables(bigquery_dataset)
     return tables
 
 
@@ -115,7 +118,9 @@ def run(
     check_reachable(paths, str(standard.runner), options.view_as(PortableOptions).environment_type)
     p = test_pipeline or beam.Pipeline(options=options)
     run_id = time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
-    build(p, job.input, job.output, config, run_id, job.classify, job.segment, job.embed)
+    build(
+        p, job.input, job.output, config, run_id, job.classify, job.segment, job.embed, job.bigquery_dataset
+    )
     result = p.run()
     if not job.detach:
         result.wait_until_finish()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import re
 from collections.abc import Iterable
 from typing import TypeVar
 
@@ -52,6 +53,14 @@ def check_reachable(paths: Iterable[tuple[str, str | None]], runner: str, enviro
                 f"the {what} {path} is on this machine, which {runner}'s workers cannot read: copy it "
                 f"{hint}to a bucket and pass its gs:// URI"
             )
+
+
+def bigquery_dataset(text: str) -> str:
+    """``PROJECT:DATASET`` or ``PROJECT.DATASET`` (BigQuery's names: a project id, then letters,
+    digits and underscores)."""
+    if not re.fullmatch(r"[a-z][a-z0-9-]{4,28}[a-z0-9][:.][A-Za-z0-9_]{1,1024}", text):
+        raise argparse.ArgumentTypeError(f"expected PROJECT:DATASET (e.g. my-project:posebeam), got {text!r}")
+    return text
 
 
 def _finite(text: str) -> float:

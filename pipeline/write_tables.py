@@ -18,10 +18,12 @@ from apache_beam import PCollection, PTransform
 from apache_beam.io.filebasedsink import FileBasedSink
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
+from apache_beam.io.gcp.bigquery import BigQueryDisposition, WriteToBigQuery
+from apache_beam.io.gcp.bigquery_tools import FileFormat
 from apache_beam.io.iobase import Write
 from apache_beam.io.parquetio import WriteToParquet
 
-from posebeam.schemas.tables import KEYPOINTS, TABLES
+from posebeam.schemas.tables import KEYPOINTS, TABLES, bigquery_schema
 from posebeam.storage.parquet_tables import parquet_options, publish_tables, staging_dir, stored
 
 ROW_GROUP_ROWS = 131_072
@@ -92,3 +94,39 @@ class WriteTables(PTransform):
             | "CountFiles" >> beam.combiners.Count.Globally()
             | "PublishTables" >> beam.Map(lambda _: publish_tables(output, run_id, names))
         )
+
+
+def _stored_rows(rows: pa.Table) -> list[dict[str, Any]]:
+    return stored("keypoints", rows).to_pylist()
+
+
+class WriteBigQueryTables(PTransform):
+    """Writes ``{table name: PCollection}`` to BigQuery dataset ``PROJECT:DATASET`` (or
+    ``PROJECT.DATASET``) with file loads (Avro), one table per output table with the columns of its
+    Parquet files (:func:`~posebeam.schemas.tables.bigquery_schema`), each replaced by this run's
+    rows, as the Parquet tables are."""
+
+    def __init__(self, dataset: str) -> None:
+        super().__init__()
+        self._dataset = dataset.replace(".", ":", 1) if ":" not in dataset else dataset
+
+    def expand(self, tables: dict[str, PCollection]) -> list[PCollection]:
+        loads = []
+        for name, pcoll in tables.items():
+            title = name.title().replace("_", "")
+            rows = (
+                pcoll | f"BigQueryRows{title}" >> beam.FlatMap(_stored_rows) if name == "keypoints" else pcoll
+            )
+            loads.append(
+                rows
+                | f"BigQuery{title}"
+                >> WriteToBigQuery(
+                    f"{self._dataset}.{name}",
+                    schema=bigquery_schema(TABLES[name]),
+                    method=WriteToBigQuery.Method.FILE_LOADS,
+                    temp_file_format=FileFormat.AVRO,
+                    create_disposition=BigQueryDisposition.CREATE_IF_NEEDED,
+                    write_disposition=BigQueryDisposition.WRITE_TRUNCATE,
+                )
+            )
+        return loads

@@ -256,3 +256,28 @@ def check_schema_version(schema: pa.Schema, table: str) -> None:
         raise SchemaVersionError(
             f"table {table!r} has schema version {found}; this posebeam reads {SCHEMA_VERSION}"
         )
+
+
+def bigquery_schema(schema: pa.Schema) -> dict[str, list[dict[str, str]]]:
+    """The BigQuery table schema (``{"fields": [...]}``, as ``WriteToBigQuery`` takes it) of an
+    Arrow schema: strings → STRING, integers → INTEGER, floats → FLOAT, lists → REPEATED."""
+
+    def bigquery_type(kind: pa.DataType) -> str:
+        if pa.types.is_string(kind):
+            return "STRING"
+        if pa.types.is_integer(kind):
+            return "INTEGER"
+        if pa.types.is_floating(kind):
+            return "FLOAT"
+        raise TypeError(f"no BigQuery type for {kind}")
+
+    fields = []
+    for field in schema:
+        if pa.types.is_list(field.type) or pa.types.is_fixed_size_list(field.type):
+            fields.append(
+                {"name": field.name, "type": bigquery_type(field.type.value_type), "mode": "REPEATED"}
+            )
+        else:
+            mode = "NULLABLE" if field.nullable else "REQUIRED"
+            fields.append({"name": field.name, "type": bigquery_type(field.type), "mode": mode})
+    return {"fields": fields}

@@ -7,11 +7,13 @@ from pathlib import Path
 
 import pytest
 from apache_beam.runners.runner import PipelineResult
+from conftest import assert_one_line_usage_error
 
 from posebeam.pipeline.cli import main
 from posebeam.pipeline.options import module_parser
 from posebeam.pipeline.run import launch, module_job
 from posebeam.pipeline.usage import UsageError
+from posebeam.schemas.tables import TABLES, bigquery_schema
 
 DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
 
@@ -48,6 +50,30 @@ def test_dataflow_dry_run_builds_the_full_job_graph(video_folder: Path) -> None:
         "EmbedForAlignment",
         "WriteTables",
     } <= stages
+
+
+def test_dataflow_dry_run_loads_every_table_into_bigquery(video_folder: Path) -> None:
+    argv = ["--input", str(video_folder), "--output", "gs://posebeam-test/out", "--segmenter", "shipped"]
+    result = launch([*argv, "--bigquery_dataset", "posebeam-test:annotations", *DATAFLOW_DRY_RUN])
+    job = result.job  # type: ignore[attr-defined]
+    names = {t.unique_name for t in job.proto_pipeline.components.transforms.values()}
+    for table in ("Videos", "Keypoints", "Failures", "FrameLabels", "Segments"):
+        assert f"WriteBigQueryTables/BigQuery{table}" in names
+    assert "WriteBigQueryTables/BigQueryClipPredictions" not in names  # no classifier asked for
+
+
+def test_bigquery_schemas_follow_the_parquet_columns(capsys: pytest.CaptureFixture[str]) -> None:
+    keypoints = bigquery_schema(TABLES["keypoints"])["fields"]
+    assert keypoints[:2] == [
+        {"name": "video_id", "type": "STRING", "mode": "REQUIRED"},
+        {"name": "frame_index", "type": "INTEGER", "mode": "REQUIRED"},
+    ]
+    assert {"name": "nose_c", "type": "INTEGER", "mode": "NULLABLE"} in keypoints and len(keypoints) == 60
+    predictions = bigquery_schema(TABLES["clip_predictions"])["fields"]
+    assert {"name": "top5_scores", "type": "FLOAT", "mode": "REPEATED"} in predictions
+    assert_one_line_usage_error(
+        ["run", "v", "o", "--bigquery-dataset", "not a dataset"], "expected PROJECT:DATASET", capsys
+    )
 
 
 def test_cli_dry_run_of_run_says_what_happened(
