@@ -28,10 +28,10 @@ JOINTS = NUM_KEYPOINT_VALUES // 3
 STORED_ENCODING = {
     name: "DELTA_BINARY_PACKED"
     for name, kind in zip(KEYPOINTS.names, KEYPOINTS.types, strict=True)
-    if kind == pa.int32() and name != "frame_index"
+    if kind == pa.int32()
 }
-"""Parquet encodings of the stored keypoints' columns: coordinates and ids as deltas from the row
-before (the rows come sorted by track); the rest dictionary-encoded. ``benchmarks/storage.py``
+"""Parquet encodings of the stored keypoints' columns: coordinates, frame indices and person ids as
+deltas from the row before (the rows come sorted by track); the rest dictionary-encoded. ``benchmarks/storage.py``
 measures the options."""
 
 
