@@ -140,8 +140,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     print(f"posebeam extract --fps {args.fps} on 1280x720 video made from the sample clip:")
     for length, figures in result.items():
         frames = f"{figures['frames_decoded']} frames decoded, {figures['frames_processed']} estimated"
-        peak = f"peak RSS {figures['peak_rss_mb']:7.0f} MB"
-        print(f"  {length:>7}: {peak}  ({figures['seconds']:6.1f} s; {frames})")
+        rss = f"peak RSS {figures['peak_rss_mb']:7.0f} MB"
+        print(f"  {length:>7}: {rss}  ({figures['seconds']:6.1f} s; {frames})")
     peaks = [figures["peak_rss_mb"] for figures in result.values()]
     print(f"  longest vs shortest: {peaks[-1] / peaks[0]:.2f}x (goal: ≤ 1.5 GB and no growth)")
     return result
