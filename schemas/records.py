@@ -31,8 +31,8 @@ STORED_ENCODING = {
     if kind == pa.int32()
 }
 """Parquet encodings of the stored keypoints' columns: coordinates, frame indices and person ids as
-deltas from the row before (the rows come sorted by track); the rest dictionary-encoded. ``benchmarks/storage.py``
-measures the options."""
+deltas from the row before (the rows come sorted by track); the rest dictionary-encoded.
+``benchmarks/storage.py`` measures the options."""
 
 
 def quantise(values: np.ndarray, step: float) -> np.ndarray:
