@@ -64,13 +64,18 @@ def _fetched(uri: str) -> str:
     folder.mkdir(parents=True, exist_ok=True)
     local = folder / uri.rstrip("/").rsplit("/", 1)[-1]
     for source, target in ((uri, local), (_card_uri(uri), card_path(local))):
+        target.unlink(missing_ok=True)  # never verify an earlier run's copy
         partial = target.with_name(target.name + f".partial-{os.getpid()}")
         try:
             with FileSystems.open(source) as remote, open(partial, "wb") as handle:
                 shutil.copyfileobj(remote, handle, 1 << 20)
-        except OSError:
+        except Exception as err:  # noqa: BLE001 - any filesystem's error, reported in one line
             partial.unlink(missing_ok=True)
-            continue  # verification says which file is missing
+            if source == uri:
+                raise FileNotFoundError(
+                    f"cannot read {uri}: {str(err).splitlines()[0] if str(err) else err!r}"
+                ) from None
+            continue  # a missing card: verification refuses the weights and says so
         partial.replace(target)
     return str(local)
 

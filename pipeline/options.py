@@ -176,7 +176,10 @@ def check_model(value: str | None, role: str) -> str | None:
     reference = weights_reference(role, value)
     if reference is None:
         return None
-    weights = local_weights(reference)
+    try:
+        weights = local_weights(reference)
+    except (OSError, ValueError) as err:
+        raise UsageError(f"{role} weights {reference}: {err}") from None
     if not os.path.isfile(weights):
         raise UsageError(f"{role} weights {reference} do not exist")
     loaders = {"classifier": load_classifier, "segmenter": load_segmenter, "aligner": load_aligner}

@@ -50,6 +50,8 @@ def test_remote_weights_are_fetched_with_their_card_and_verified(tmp_path: Path)
     (tmp_path / "models" / "lost.safetensors").write_bytes(b"x")  # no card beside it
     with pytest.raises(ValueError, match="no model card"):
         verify_checkpoint(local_weights("bucket://models/lost.safetensors"))
+    with pytest.raises(FileNotFoundError, match=r"cannot read bucket://models/gone\.safetensors"):
+        local_weights("bucket://models/gone.safetensors")
 
 
 def test_remote_runners_are_refused_paths_only_this_machine_has() -> None:
