@@ -29,6 +29,7 @@ from apache_beam.io.filesystem import FileMetadata
 from apache_beam.io.filesystems import FileSystems
 
 from posebeam.pipeline.usage import UsageError
+from posebeam.storage.uris import is_local
 
 VIDEO_EXTENSIONS = frozenset(
     [
@@ -168,7 +169,7 @@ def check_inputs(input_arg: str) -> None:
     pattern = patterns[0]
     if not pattern.from_folder and _literal_file(pattern.pattern) is not None:
         return
-    if pattern.from_folder and "://" not in pattern.pattern:
+    if pattern.from_folder and is_local(pattern.pattern):
         folder = input_arg.rstrip("/") or "/"
         with os.scandir(folder) as entries:
             if any(has_video_extension(e.name) or not e.is_file() for e in entries):

@@ -28,6 +28,7 @@ from posebeam.models.aligner import SHIPPED_ALIGNER
 from posebeam.models.checkpoints import card_path
 from posebeam.models.classifier import SHIPPED_CLASSIFIER
 from posebeam.models.segment_track import SHIPPED_SEGMENTER
+from posebeam.storage.uris import is_local
 
 SHIPPED = "shipped"
 SHIPPED_PREFIX = "shipped:"
@@ -47,10 +48,6 @@ def weights_reference(role: str, value: str | None) -> str | None:
     if value == SHIPPED:
         return SHIPPED_PREFIX + SHIPPED_WEIGHTS[role].name
     return value
-
-
-def is_remote(reference: str) -> bool:
-    return "://" in reference
 
 
 def _card_uri(uri: str) -> str:
@@ -90,6 +87,6 @@ def local_weights(reference: str) -> str:
                 f"posebeam ships no weights called {name} (it ships {', '.join(sorted(shipped))})"
             )
         return str(shipped[name])
-    if is_remote(reference):
+    if not is_local(reference):
         return _fetched(reference)
     return reference

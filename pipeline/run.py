@@ -112,7 +112,9 @@ def run(
     if standard.runner is None:
         standard.runner = LOCAL_RUNNER
     log.info("extracting poses from %s with %s on %s", job.input, config.backend, standard.runner)
-    paths = [(f"{role} weights", getattr(stage, "weights", None)) for role, stage in job.model_stages()]
+    paths: list[tuple[str, str | None]] = [
+        (f"{role} weights", stage.weights) for role, stage in job.model_stages()
+    ]
     if not options.view_as(TestOptions).dry_run:  # a dry run builds the graph; workers read nothing
         paths += [("input", job.input), ("output folder", job.output)]
     check_reachable(paths, str(standard.runner), options.view_as(PortableOptions).environment_type)

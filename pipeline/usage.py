@@ -14,6 +14,8 @@ import re
 from collections.abc import Iterable
 from typing import TypeVar
 
+from posebeam.storage.uris import is_local
+
 MIN_FRAME_SIDE = 128
 T = TypeVar("T", int, float)
 
@@ -47,7 +49,7 @@ def check_reachable(paths: Iterable[tuple[str, str | None]], runner: str, enviro
     if runner in LOCAL_RUNNERS or (runner == "PortableRunner" and environment == "LOOPBACK"):
         return
     for what, path in paths:
-        if path and "://" not in path and not path.startswith("shipped:"):
+        if path and is_local(path) and not path.startswith("shipped:"):
             hint = "and their model card (.json beside them) " if "weights" in what else ""
             raise UsageError(
                 f"the {what} {path} is on this machine, which {runner}'s workers cannot read: copy it "
