@@ -3,13 +3,16 @@
 1. Workers: frames per second of ``posebeam extract`` (MoveNet, the default backend) on a folder of
    pieces of the sample street clip, with one worker and with ``--direct_num_workers N
    --direct_running_mode multi_processing`` (goal: ≥ 1.7× with 2 workers on 2 cores).
-2. Inputs: seconds per video as the folder grows from 10 to 100 short videos (the graph does not
+2. One long video: the whole sample clip (795 frames) as the only input, in ``--window_s`` windows,
+   with one worker and with N (goal: ≥ 1.7×: the windows spread over the workers), and the cost of
+   windowing itself (one worker, windows against the whole video in one piece).
+3. Inputs: seconds per video as the folder grows from 10 to 100 short videos (the graph does not
    grow with the inputs). The job's fixed start-up is paid once, so the figure that must stay flat
    is the marginal cost: the extra seconds per extra video from one folder size to the next (goal:
    the last step's ≤ 1.2× the first step's).
 
-    python benchmarks/scale.py [--pieces 8] [--piece-frames 40] [--workers 2] [--counts 10,30,100]
-        [--small-frames 7] [--json]
+    python benchmarks/scale.py [--pieces 8] [--piece-frames 40] [--workers 2] [--window-s 13]
+        [--counts 10,30,100] [--small-frames 7] [--json]
 """
 
 from __future__ import annotations
@@ -79,6 +82,27 @@ def worker_scaling(clip: Path, work: Path, pieces: int, frames: int, workers: in
     }
 
 
+def long_video_scaling(clip: Path, work: Path, workers: int, window_s: float) -> dict[str, Any]:
+    folder = work / "long"
+    folder.mkdir()
+    os.link(clip, folder / clip.name)
+    whole_s, decoded = timed_extract(folder, work / "whole", ["--window_s", "0", "--direct_num_workers=1"])
+    windows = ["--window_s", str(window_s)]
+    one_s, decoded_one = timed_extract(folder, work / "long_one", [*windows, "--direct_num_workers=1"])
+    many = [*windows, "--direct_num_workers", str(workers), "--direct_running_mode", "multi_processing"]
+    many_s, decoded_many = timed_extract(folder, work / "long_many", many)
+    assert decoded == decoded_one == decoded_many, "every run reports the same frames"
+    return {
+        "frames": decoded,
+        "window_s": window_s,
+        "whole_fps": decoded / whole_s,
+        "one_worker_fps": decoded / one_s,
+        "many_workers_fps": decoded / many_s,
+        "windowing_cost": one_s / whole_s,
+        "speed_up": one_s / many_s,
+    }
+
+
 def input_scaling(clip: Path, work: Path, counts: list[int], frames: int) -> dict[str, Any]:
     pieces = distinct_pieces(clip, work / "small", max(counts), frames)
     total = {}
@@ -104,6 +128,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--pieces", type=int, default=8)
     parser.add_argument("--piece-frames", type=int, default=40)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--window-s", type=float, default=13.0)
     parser.add_argument("--counts", default="10,30,100")
     parser.add_argument("--small-frames", type=int, default=7)
     parser.add_argument("--json", action="store_true")
@@ -114,16 +139,23 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         work = Path(tmp)
         result = {
             "workers": worker_scaling(clip, work, args.pieces, args.piece_frames, args.workers),
+            "long_video": long_video_scaling(clip, work, args.workers, args.window_s),
             "inputs": input_scaling(clip, work, counts, args.small_frames),
         }
     if args.json:
         print(json.dumps(result, indent=2))
         return result
-    w, i = result["workers"], result["inputs"]
+    w, lv, i = result["workers"], result["long_video"], result["inputs"]
     print(f"{w['frames']} frames in {args.pieces} distinct pieces of the street clip (MoveNet):")
     print(f"  1 worker:  {w['one_worker_fps']:6.2f} frames/s")
     speed_up = f"{w['speed_up']:.2f}x (goal ≥ 1.7x)"
     print(f"  {w['workers']} workers: {w['many_workers_fps']:6.2f} frames/s  -> {speed_up}")
+    print(f"one video of {lv['frames']} frames (the whole clip), windows of {lv['window_s']:g} s:")
+    print(f"  in one piece, 1 worker: {lv['whole_fps']:6.2f} frames/s")
+    cost = f"({lv['windowing_cost']:.2f}x the time)"
+    print(f"  windows, 1 worker:      {lv['one_worker_fps']:6.2f} frames/s  {cost}")
+    speed_up = f"{lv['speed_up']:.2f}x (goal ≥ 1.7x)"
+    print(f"  windows, {w['workers']} workers:     {lv['many_workers_fps']:6.2f} frames/s  -> {speed_up}")
     print(f"{i['frames_per_video']}-frame videos, seconds per video as the folder grows:")
     for count, seconds in i["seconds"].items():
         print(f"  {count:4d} videos: {seconds:7.2f} s, {seconds / count:6.3f} s per video")

@@ -1,9 +1,13 @@
 """``DecodeAndEstimatePoses``: the fused decode → detect → pose → track stage.
 
-Frames never leave the DoFn; only keypoint tables and small ``videos``/``failures`` rows do. Each
-input file ends in exactly one of the ``videos`` or ``failures`` outputs. A video's keypoints are
-emitted only together with its ``videos`` row, so a failure never leaves orphan keypoint rows.
-The work on each video (:mod:`posebeam.pipeline.pose_stage`) runs in a child process
+Files are hashed; identical files are decoded once. A video of two ``--window_s`` or more is cut
+into time windows (:mod:`posebeam.transforms.video_windows`) that run as separate work items, so a
+long video spreads over workers; each window's results meet their video's others again and are
+stitched into one keypoints table (:mod:`posebeam.pipeline.window_results`). Frames never leave
+the DoFn; only keypoint tables and small ``videos``/``failures`` rows do. Each input file ends in
+exactly one of the ``videos`` or ``failures`` outputs. A video's keypoints are emitted only
+together with its ``videos`` row, so a failure never leaves orphan keypoint rows. The work on each
+window (:mod:`posebeam.pipeline.pose_stage`) runs in a child process
 (:mod:`posebeam.pipeline.isolation`): a native crash becomes a ``crash`` failure of that video.
 """
 
@@ -17,10 +21,12 @@ import apache_beam as beam
 from apache_beam.io.fileio import ReadableFile
 
 from posebeam.models.pose_backend import BACKENDS
-from posebeam.pipeline.isolation import IsolatedPoseStage
+from posebeam.pipeline.isolation import PROBE_ONLY, IsolatedPoseStage
 from posebeam.pipeline.pose_stage import ExtractConfig, StageError
 from posebeam.pipeline.results_cache import ResultsCache, VideoResult
+from posebeam.pipeline.window_results import combine_windows
 from posebeam.storage.video import content_hash
+from posebeam.transforms.video_windows import TimeWindow, overlap_s, plan_windows
 
 log = logging.getLogger(__name__)
 
@@ -62,16 +68,44 @@ class HashInputsFn(beam.DoFn):
             yield beam.pvalue.TaggedOutput(FAILURES_TAG, failure)
 
 
+class PlanWindowsFn(beam.DoFn):
+    """``(video_id, uris)`` → ``(video_id, (uris, window))`` per time window of the video."""
+
+    def __init__(self, config: ExtractConfig) -> None:
+        self._config = config
+        self._probe: IsolatedPoseStage | None = None
+        self._windows = beam.metrics.Metrics.counter(METRICS_NAMESPACE, "windows")
+
+    def setup(self) -> None:
+        self._probe = IsolatedPoseStage(self._config, PROBE_ONLY)
+
+    def teardown(self) -> None:
+        if self._probe is not None:
+            self._probe.close()
+
+    def process(
+        self, element: tuple[str, Iterable[str]]
+    ) -> Iterator[tuple[str, tuple[list[str], TimeWindow]]]:
+        video_id, uris = element[0], sorted(set(element[1]))
+        config = self._config
+        duration = None
+        if config.window_s:
+            assert self._probe is not None, "setup() starts the probe"
+            duration = self._probe.duration_s(uris[0])
+        windows = plan_windows(duration, config.window_s, overlap_s(config.track_max_gap_s, config.fps))
+        self._windows.inc(len(windows))
+        for window in windows:
+            yield video_id, (uris, window)
+
+
 class DecodeAndEstimatePosesFn(beam.DoFn):
-    """``(video_id, uris)`` of identical files → one keypoints table (main), and per uri a ``videos``
-    or ``failures`` row (tagged)."""
+    """``(video_id, (uris, window))`` → ``(video_id, (uris, window, result))``: the pose stage's result on
+    one window of the first of identical files (cached by window when the run keeps a cache)."""
 
     def __init__(self, config: ExtractConfig) -> None:
         self._config = config
         self._stage: IsolatedPoseStage | None = None
         counter = beam.metrics.Metrics.counter
-        self._videos = counter(METRICS_NAMESPACE, "videos")
-        self._failed = counter(METRICS_NAMESPACE, "failures")
         self._frames = counter(METRICS_NAMESPACE, "frames")
         self._persons = counter(METRICS_NAMESPACE, "person_frames")
         self._decode_errors = counter(METRICS_NAMESPACE, "decode_errors")
@@ -87,20 +121,40 @@ class DecodeAndEstimatePosesFn(beam.DoFn):
         if self._stage is not None:
             self._stage.close()
 
-    def process(self, element: tuple[str, Iterable[str]]) -> Iterator[Any]:
-        video_id, uris = element[0], sorted(set(element[1]))
-        first = uris[0]
-        result = self._cache.load(video_id) if self._cache and self._config.resume else None
+    def process(
+        self, element: tuple[str, tuple[list[str], TimeWindow]]
+    ) -> Iterator[tuple[str, tuple[list[str], TimeWindow, VideoResult]]]:
+        video_id, (uris, window) = element
+        key = window.cache_key(video_id)
+        result = self._cache.load(key) if self._cache and self._config.resume else None
         if result is not None:
             self._resumed.inc()
         else:
             assert self._stage is not None, "setup() starts the pose stage"
-            result, counts = self._stage.run(first, video_id)
+            result, counts = self._stage.run(uris[0], video_id, window)
             self._frames.inc(counts.frames)
             self._persons.inc(counts.person_frames)
             self._decode_errors.inc(counts.decode_errors)
             if self._cache:
-                self._cache.store(video_id, result)
+                self._cache.store(key, result)
+        yield video_id, (uris, window, result)
+
+
+class StitchWindowsFn(beam.DoFn):
+    """``(video_id, [(uris, window, result)])`` → one keypoints table (main), and per uri a ``videos``
+    or ``failures`` row (tagged)."""
+
+    def __init__(self) -> None:
+        counter = beam.metrics.Metrics.counter
+        self._videos = counter(METRICS_NAMESPACE, "videos")
+        self._failed = counter(METRICS_NAMESPACE, "failures")
+
+    def process(
+        self, element: tuple[str, Iterable[tuple[list[str], TimeWindow, VideoResult]]]
+    ) -> Iterator[Any]:
+        video_id, windows = element[0], list(element[1])
+        uris = windows[0][0]
+        result = combine_windows(uris[0], video_id, [(window, result) for _, window, result in windows])
         if result.failure is None:
             yield result.keypoints  # once per content, whatever the number of copies
         for uri in uris:
@@ -121,7 +175,8 @@ class DecodeAndEstimatePoses(beam.PTransform):
     """PCollection[ReadableFile] → ``{"keypoints": Arrow tables, "videos": rows, "failures": rows}``.
 
     Files are hashed first; identical files (one ``video_id``) are grouped and decoded once: their
-    keypoints are emitted once, and each file gets its own ``videos`` row (or ``failures`` row)."""
+    keypoints are emitted once, and each file gets its own ``videos`` row (or ``failures`` row).
+    Long videos run window by window on any worker and are stitched back together."""
 
     def __init__(self, config: ExtractConfig) -> None:
         super().__init__()
@@ -136,10 +191,12 @@ class DecodeAndEstimatePoses(beam.PTransform):
         poses = (
             hashed["hashed"]
             | "GroupIdenticalFiles" >> beam.GroupByKey()
-            | "DecodeDetectPoseTrack"
-            >> beam.ParDo(DecodeAndEstimatePosesFn(self._config)).with_outputs(
-                VIDEOS_TAG, FAILURES_TAG, main="keypoints"
-            )
+            | "PlanWindows" >> beam.ParDo(PlanWindowsFn(self._config))
+            | "SpreadWindows" >> beam.Reshuffle()
+            | "DecodeDetectPoseTrack" >> beam.ParDo(DecodeAndEstimatePosesFn(self._config))
+            | "GatherWindows" >> beam.GroupByKey()
+            | "StitchWindows"
+            >> beam.ParDo(StitchWindowsFn()).with_outputs(VIDEOS_TAG, FAILURES_TAG, main="keypoints")
         )
         failures = (hashed[FAILURES_TAG], poses[FAILURES_TAG]) | "ExtractFailures" >> beam.Flatten()
         return {"keypoints": poses["keypoints"], VIDEOS_TAG: poses[VIDEOS_TAG], FAILURES_TAG: failures}

@@ -9,9 +9,11 @@ video at a time. When the child dies, the video it was on becomes a ``failures``
 
 Protocol, over the child's stdin and a private copy of its stdout (anything the libraries print
 goes to stderr): the parent sends one JSON line with the config, the child answers ``{"ready":
-true}`` once its backend is loaded; then per video the parent sends ``{"uri", "video_id"}`` and the
-child answers one JSON line ``{"counts": {...}, "size": N}`` followed by the N bytes of the result
-(:func:`~posebeam.pipeline.results_cache.result_to_bytes`). Frames never leave the child.
+true}`` once its backend is loaded; then per video window the parent sends ``{"uri", "video_id",
+"window"}`` and the child answers one JSON line ``{"counts": {...}, "size": N}`` followed by the N
+bytes of the result (:func:`~posebeam.pipeline.results_cache.result_to_bytes`); asked ``{"uri",
+"probe": true}`` it answers ``{"duration_s": …, "size": 0}`` (planning windows opens the file in a
+child too). Frames never leave the child.
 """
 
 from __future__ import annotations
@@ -31,8 +33,14 @@ from posebeam.pipeline.failure_messages import crash_reason
 from posebeam.pipeline.pose_stage import ExtractConfig, PoseStage, StageCounts, StageError
 from posebeam.pipeline.results_cache import VideoResult, result_from_bytes, result_to_bytes
 from posebeam.schemas.records import failure_row
+from posebeam.storage.video import VideoReader
+from posebeam.transforms.video_windows import WHOLE_VIDEO, TimeWindow
 
 log = logging.getLogger(__name__)
+
+
+PROBE_ONLY = "probe-only"
+"""The factory of a child that loads no backend and only reads durations (window planning)."""
 
 
 class NativeCrash(Exception):
@@ -78,29 +86,46 @@ class IsolatedPoseStage:
             )
         return child
 
-    def run(self, uri: str, video_id: str) -> tuple[VideoResult, StageCounts]:
-        """The result and counts of one video; a crash of the child is a ``crash`` failure."""
+    def _ask(self, request: dict[str, Any]) -> tuple[dict[str, Any], bytes] | int:
+        """The child's reply header and payload, or its exit status when it died on the way."""
         if self._child is None or self._child.poll() is not None:
             self._child = self._start()
         child = self._child
         assert child.stdin is not None and child.stdout is not None
         try:
-            child.stdin.write(json.dumps({"uri": uri, "video_id": video_id}).encode() + b"\n")
+            child.stdin.write(json.dumps(request).encode() + b"\n")
             child.stdin.flush()
             header = child.stdout.readline()
             if header:
                 reply = json.loads(header)
                 payload = child.stdout.read(reply["size"])
                 if len(payload) == reply["size"]:
-                    return result_from_bytes(payload), StageCounts(**reply["counts"])
+                    return reply, payload
         except (BrokenPipeError, ConnectionResetError):
             pass
         status = child.wait()
         self._child = None
-        log.warning("the pose stage crashed on %s (status %d); restarting it", uri, status)
-        reason = crash_reason(status, "decoding and estimating poses")
+        log.warning("the pose stage crashed on %s (status %d); restarting it", request["uri"], status)
+        return status
+
+    def run(
+        self, uri: str, video_id: str, window: TimeWindow = WHOLE_VIDEO
+    ) -> tuple[VideoResult, StageCounts]:
+        """The result and counts of one window of a video (by default all of it); a crash of the
+        child is a ``crash`` failure."""
+        answer = self._ask({"uri": uri, "video_id": video_id, "window": dataclasses.asdict(window)})
+        if not isinstance(answer, int):
+            reply, payload = answer
+            return result_from_bytes(payload), StageCounts(**reply["counts"])
+        reason = crash_reason(answer, "decoding and estimating poses")
         error = NativeCrash(reason)
         return VideoResult(failure=failure_row(uri, "crash", error, video_id, message=reason)), StageCounts()
+
+    def duration_s(self, uri: str) -> float | None:
+        """The video's duration from its header; None when unknown, unreadable or crashing (the
+        video then runs as one window, which reports what went wrong)."""
+        answer = self._ask({"uri": uri, "probe": True})
+        return None if isinstance(answer, int) else answer[0]["duration_s"]
 
     def close(self) -> None:
         child, self._child = self._child, None
@@ -115,27 +140,44 @@ class IsolatedPoseStage:
             child.wait()
 
 
+def _probe(uri: str) -> float | None:
+    try:
+        with FileSystems.open(uri) as fileobj, VideoReader(fileobj) as reader:
+            return reader.info.duration_s
+    except Exception:  # noqa: BLE001 - the run of the whole video reports what is wrong
+        return None
+
+
 def _serve(requests: IO[bytes], replies: IO[bytes]) -> None:
-    """The child's loop: load the backend, then answer one request line at a time."""
+    """The child's loop: load the backend (none for a ``PROBE_ONLY`` stage), then answer one
+    request line at a time."""
     first = json.loads(requests.readline())
     fields = first["config"]
     fields["backend_options"] = tuple(tuple(pair) for pair in fields["backend_options"])
     config = ExtractConfig(**fields)
-    module, _, name = first["factory"].partition(":")
-    backend = getattr(importlib.import_module(module), name)(**dict(config.backend_options))
-    stage = PoseStage(config, backend)
+    stage = None
+    if first["factory"] != PROBE_ONLY:
+        module, _, name = first["factory"].partition(":")
+        backend = getattr(importlib.import_module(module), name)(**dict(config.backend_options))
+        stage = PoseStage(config, backend)
     replies.write(b'{"ready": true}\n')
     replies.flush()
     for line in requests:
         request: dict[str, Any] = json.loads(line)
-        uri, video_id = request["uri"], request["video_id"]
+        uri = request["uri"]
+        if request.get("probe"):
+            replies.write(json.dumps({"duration_s": _probe(uri), "size": 0}).encode() + b"\n")
+            replies.flush()
+            continue
+        assert stage is not None, "a probe-only stage is only asked for durations"
+        video_id, window = request["video_id"], TimeWindow(**request["window"])
         try:
             fileobj = FileSystems.open(uri)
         except Exception as err:  # noqa: BLE001 - reported as an ``open`` failure row
             result, counts = StageError("open", err).as_result(uri, video_id), StageCounts()
         else:
             with fileobj:
-                result, counts = stage.run(fileobj, uri, video_id)
+                result, counts = stage.run(fileobj, uri, video_id, window)
         payload = result_to_bytes(result)
         header = {"counts": dataclasses.asdict(counts), "size": len(payload)}
         replies.write(json.dumps(header).encode() + b"\n" + payload)

@@ -17,7 +17,14 @@ from posebeam.pipeline.clips import ClassifyConfig
 from posebeam.pipeline.embed import EmbedConfig, table_spec
 from posebeam.pipeline.pose_stage import ExtractConfig
 from posebeam.pipeline.segment import SegmentConfig
-from posebeam.pipeline.usage import UsageError, bigquery_dataset, frame_side, positive_float, positive_int
+from posebeam.pipeline.usage import (
+    UsageError,
+    bigquery_dataset,
+    frame_side,
+    non_negative_float,
+    positive_float,
+    positive_int,
+)
 
 DEFAULT_BACKEND = "movenet"
 
@@ -40,6 +47,12 @@ def add_extract_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--batch_size", "--batch-size", dest="batch_size", type=positive_int, default=8,
         help="frames per pose-backend call (default: %(default)s)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--window_s", "--window-s", dest="window_s", type=non_negative_float, default=60.0,
+        help="cut videos of two windows or more into windows of this many seconds that run as separate "
+        "work items (each decodes from the keyframe before its start, with an overlap for tracking; "
+        "tracks are stitched across windows); 0 keeps every video in one piece (default: %(default)s)",
     )  # fmt: skip
     parser.add_argument(
         "--resume", action="store_true",
@@ -231,6 +244,7 @@ def job_config(args: argparse.Namespace) -> JobConfig:
         fps=args.fps,
         max_side=args.max_side,
         batch_size=args.batch_size,
+        window_s=args.window_s or None,
         resume=args.resume,
     )
     return JobConfig(

@@ -20,9 +20,10 @@ from posebeam.pipeline.failure_messages import describe
 from posebeam.pipeline.results_cache import VideoResult
 from posebeam.schemas.records import failure_row, keypoints_table, video_row
 from posebeam.schemas.tables import NUM_KEYPOINT_VALUES
-from posebeam.storage.video import DecodedFrame, NoFramesDecoded, VideoReader, finite_or_none
+from posebeam.storage.video import DecodedFrame, VideoReader, finite_or_none
 from posebeam.transforms.sampling import FpsSampler
 from posebeam.transforms.tracking import PersonTracker
+from posebeam.transforms.video_windows import WHOLE_VIDEO, TimeWindow
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,7 @@ class ExtractConfig:
     track_low_iou: float = 0.4
     track_high_score: float = 0.25
     track_max_gap_s: float = 1.0
+    window_s: float | None = 60.0  # videos of two windows or more are cut into windows this long
     cache_root: str | None = None  # where finished videos' results are kept (see results_cache)
     resume: bool = False  # reuse cached results instead of recomputing them
 
@@ -109,12 +111,20 @@ class PoseStage:
         self._config = config
         self._backend = backend
 
-    def run(self, fileobj: IO[bytes], uri: str, video_id: str) -> tuple[VideoResult, StageCounts]:
-        """The result of one video (never raises for a bad video) and its counts."""
+    def run(
+        self, fileobj: IO[bytes], uri: str, video_id: str, window: TimeWindow = WHOLE_VIDEO
+    ) -> tuple[VideoResult, StageCounts]:
+        """The result of one window of a video (never raises for a bad video) and its counts.
+
+        The keypoints are the window's tracked rows from its warm-up on, with the window's own
+        ``person_id``s; the ``videos`` row counts the frames the window reports and the packets
+        skipped after its start. A window that decoded no frame is not a failure here (the windows
+        are judged together: :func:`posebeam.pipeline.window_results.combine_windows`); its decoder
+        errors travel in ``decode_errors``."""
         counts = StageCounts()
         try:
-            table, row = self._extract(fileobj, uri, video_id, counts)
-            return VideoResult(keypoints=table, video=row), counts
+            table, row, errors = self._extract(fileobj, uri, video_id, window, counts)
+            return VideoResult(keypoints=table, video=row, decode_errors=errors), counts
         except StageError as err:
             return err.as_result(uri, video_id), counts
         except Exception as err:
@@ -122,8 +132,8 @@ class PoseStage:
             return StageError("extract", err).as_result(uri, video_id), counts
 
     def _extract(
-        self, fileobj: IO[bytes], uri: str, video_id: str, counts: StageCounts
-    ) -> tuple[Any, dict[str, Any]]:
+        self, fileobj: IO[bytes], uri: str, video_id: str, window: TimeWindow, counts: StageCounts
+    ) -> tuple[Any, dict[str, Any], tuple[str, ...]]:
         config = self._config
         try:
             reader = VideoReader(fileobj, max_side=config.max_side)
@@ -137,15 +147,23 @@ class PoseStage:
             max_gap_s=config.track_max_gap_s,
         )
         rows = _PoseAccumulator()
-        processed = 0
+        processed = decoded = 0
+        skipped_before = None
         with reader:
             batch: list[DecodedFrame] = []
             try:
-                for frame in reader.frames():
+                for frame in reader.frames(start_s=window.warmup_s or None):
+                    if window.end_s is not None and frame.timestamp_s >= window.end_s:
+                        break
+                    reported = frame.timestamp_s >= window.start_s
+                    if reported and skipped_before is None:
+                        skipped_before = reader.info.packets_skipped
+                    decoded += int(reported)
                     if sampler.keep(frame.timestamp_s):
                         batch.append(frame)
+                        processed += int(reported)
                     if len(batch) == config.batch_size:
-                        processed += self._estimate(batch, reader, tracker, rows, counts)
+                        self._estimate(batch, reader, tracker, rows, counts)
                         batch = []
             except StageError:
                 raise
@@ -153,12 +171,10 @@ class PoseStage:
                 reader.info.packets_skipped += 1
                 log.warning("%s: decoding stopped early: %s", uri, err)
             if batch:
-                processed += self._estimate(batch, reader, tracker, rows, counts)
+                self._estimate(batch, reader, tracker, rows, counts)
         info = reader.info
-        counts.decode_errors += info.packets_skipped
-        if info.frames_decoded == 0:
-            reason = "; ".join(info.errors[:3]) or "the video stream holds no decodable frame"
-            raise StageError("decode", NoFramesDecoded(reason))
+        skipped = info.packets_skipped - (skipped_before or 0)
+        counts.decode_errors += skipped
         row = video_row(
             video_id=video_id,
             uri=uri,
@@ -168,15 +184,15 @@ class PoseStage:
             height=info.height,
             codec=info.codec,
             rotation_deg=info.rotation_deg,
-            frames_decoded=info.frames_decoded,
+            frames_decoded=decoded,
             frames_processed=processed,
-            packets_skipped=info.packets_skipped,
+            packets_skipped=skipped,
             backend=self._backend.name,
             backend_version=self._backend.version,
             persons_found=len(set(rows.person_id)),
             person_frames=len(rows.person_id),
         )
-        return rows.table(video_id, info.width, info.height), row
+        return rows.table(video_id, info.width, info.height), row, tuple(info.errors)
 
     def _estimate(
         self,
@@ -185,7 +201,7 @@ class PoseStage:
         tracker: PersonTracker,
         rows: _PoseAccumulator,
         counts: StageCounts,
-    ) -> int:
+    ) -> None:
         try:
             per_frame = self._backend.estimate([frame.rgb for frame in batch])
         except Exception as err:
@@ -201,4 +217,3 @@ class PoseStage:
             rows.add(frame, np.array([pid for pid, _ in kept]), [pose for _, pose in kept])
             counts.person_frames += len(kept)
         counts.frames += len(batch)
-        return len(batch)

@@ -1,12 +1,13 @@
 """Per-video results saved as soon as a video is done, so a killed run can ``--resume``.
 
 Each finished input whose content hash is known leaves one Arrow IPC file,
-``OUTPUT/_cache/<config fingerprint>/<video_id>.arrow``: its keypoint rows, with the ``videos`` or
-``failures`` row as JSON in the file metadata. The file is written under a temporary name and
-renamed, so a reader never sees half of one. File names are the hex ``video_id`` only, never a
-name taken from the input. The fingerprint covers every option that changes results (backend, its
-options and version, --fps, --max-side, tracker settings, posebeam's and the schema's versions): a
-run with other options or another release never reuses these results.
+``OUTPUT/_cache/<config fingerprint>/<video_id>.arrow`` (a long video cut into windows: one per
+window, ``<video_id>w<i>of<n>.arrow``): its keypoint rows, with the ``videos`` or ``failures`` row
+as JSON in the file metadata. The file is written under a temporary name and renamed, so a reader
+never sees half of one. File names come from the hex ``video_id`` only, never from the input's
+name. The fingerprint covers every option that changes results (backend, its options and version,
+--fps, --max-side, tracker settings, --window_s, posebeam's and the schema's versions): a run with
+other options or another release never reuses these results.
 
 Only outcomes decided by the file's content are cached, a native crash included (so ``--resume``
 does not crash on the same video forever): a ``pose`` failure (out of memory, a backend bug) is
@@ -38,11 +39,14 @@ CACHED_FAILURE_STAGES = frozenset({"open", "decode", "crash"})
 
 @dataclass(frozen=True)
 class VideoResult:
-    """What one input produced: keypoints + a ``videos`` row, or a ``failures`` row."""
+    """What one input (or one window of it) produced: keypoints + a ``videos`` row, or a
+    ``failures`` row; ``decode_errors``: the decoder's first messages, for a video none of whose
+    windows decoded a frame."""
 
     keypoints: pa.Table | None = None
     video: dict[str, Any] | None = None
     failure: dict[str, Any] | None = None
+    decode_errors: tuple[str, ...] = ()
 
     def with_uri(self, uri: str) -> VideoResult:
         """The same result for the same content found under another name."""
@@ -62,7 +66,7 @@ class VideoResult:
 def result_to_bytes(result: VideoResult) -> bytes:
     """One Arrow IPC file: the keypoint rows, with the ``videos`` or ``failures`` row as JSON in
     its metadata (the cache's file format, and what the isolated pose stage sends back)."""
-    payload = {"video": result.video, "failure": result.failure}
+    payload = {"video": result.video, "failure": result.failure, "decode_errors": result.decode_errors}
     table = result.keypoints if result.keypoints is not None else KEYPOINT_ROWS.empty_table()
     table = table.replace_schema_metadata({**(table.schema.metadata or {}), RESULT_KEY: json.dumps(payload)})
     sink = pa.BufferOutputStream()
@@ -79,7 +83,8 @@ def result_from_bytes(data: bytes) -> VideoResult:
     if not keypoints.schema.equals(KEYPOINT_ROWS, check_metadata=True):
         raise ValueError("keypoints schema differs")
     if payload["video"] is not None:
-        return VideoResult(keypoints=keypoints, video=payload["video"])
+        errors = tuple(payload.get("decode_errors", ()))
+        return VideoResult(keypoints=keypoints, video=payload["video"], decode_errors=errors)
     return VideoResult(failure=payload["failure"])
 
 
@@ -109,15 +114,16 @@ class ResultsCache:
     def __init__(self, root: str) -> None:
         self._root = root
 
-    def _path(self, video_id: str) -> str:
-        if not video_id.isalnum():
-            raise ValueError(f"not a content hash: {video_id!r}")
-        return FileSystems.join(self._root, f"{video_id}.arrow")
+    def _path(self, key: str) -> str:
+        if not key.isalnum():
+            raise ValueError(f"not a content hash: {key!r}")
+        return FileSystems.join(self._root, f"{key}.arrow")
 
-    def store(self, video_id: str, result: VideoResult) -> None:
+    def store(self, key: str, result: VideoResult) -> None:
+        """Keep ``result`` under ``key`` (a ``video_id``, or a window's key)."""
         if not result.cacheable:
             return
-        final = self._path(video_id)
+        final = self._path(key)
         partial = f"{final}.{uuid.uuid4().hex}.partial"
         if not FileSystems.exists(self._root):
             FileSystems.mkdirs(self._root)
@@ -125,9 +131,9 @@ class ResultsCache:
             handle.write(result_to_bytes(result))
         FileSystems.rename([partial], [final])
 
-    def load(self, video_id: str) -> VideoResult | None:
+    def load(self, key: str) -> VideoResult | None:
         """The stored result, or ``None`` when there is none or it cannot be read."""
-        path = self._path(video_id)
+        path = self._path(key)
         if not FileSystems.exists(path):
             return None
         try:

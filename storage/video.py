@@ -134,7 +134,7 @@ class VideoReader:
     def _to_display(self, rgb: np.ndarray, frame: av.VideoFrame) -> np.ndarray:
         """Apply the stream's display matrix (phone videos): coordinates are as a player shows them."""
         quarter_turns = round(getattr(frame, "rotation", 0) / 90) % 4
-        if quarter_turns and self.info.frames_decoded == 1:
+        if quarter_turns and not self.info.rotation_deg:
             self.info.rotation_deg = quarter_turns * 90
             if quarter_turns % 2:
                 self.info.width, self.info.height = self.info.height, self.info.width
@@ -149,12 +149,15 @@ class VideoReader:
         """Decoded frames in presentation order; corrupt packets are counted and skipped.
 
         With ``start_s`` decoding starts at the keyframe at or before that time (indices then come
-        from timestamps, so they match a decode from the start of a constant-rate stream); the
-        seek also rewinds a reader that has already been read from (``start_s = 0`` included).
+        from timestamps, so they match a decode from the start of a constant-rate stream) and the
+        frames more than half a frame before ``start_s`` are decoded but not converted nor yielded;
+        the seek also rewinds a reader that has already been read from (``start_s = 0`` included).
         """
         last_index = -1
         consecutive_errors = 0
+        first_s = -math.inf
         if start_s is not None:
+            first_s = start_s - 0.5 / (self.info.fps or 1000.0)
             assert self._stream.time_base is not None
             start = self._stream.start_time or 0
             self._container.seek(
@@ -187,6 +190,8 @@ class VideoReader:
                     index = max(index, round(timestamp * self.info.fps))
                 last_index = index
                 self.info.frames_decoded += 1
+                if timestamp < first_s:
+                    continue
                 width, height = self._out_size
                 rgb = frame.to_ndarray(format="rgb24", width=width, height=height)
                 yield DecodedFrame(index, timestamp, self._to_display(rgb, frame))
