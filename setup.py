@@ -42,6 +42,7 @@ setup(
         "attrs",
         "flatbuffers>=2.0",
         "matplotlib",
+        "tqdm>=4.66",  # progress of local runs
     ],
     extras_require={
         "dev": ["pytest>=8", "ruff", "mypy", "hypothesis", "duckdb"],

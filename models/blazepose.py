@@ -11,6 +11,7 @@ spanned by the keypoints.
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import math
 import os
@@ -39,7 +40,8 @@ def _native_stderr_silenced() -> Iterator[None]:
     try:
         with open(os.devnull, "wb") as devnull:
             os.dup2(devnull.fileno(), 2)
-        yield
+        with contextlib.redirect_stderr(io.StringIO()):  # what the bindings print through Python
+            yield
     finally:
         os.dup2(saved, 2)
         os.close(saved)

@@ -10,6 +10,9 @@
     posebeam evaluate segmenter WEIGHTS TABLES [--json]
     posebeam evaluate aligner WEIGHTS TABLES [--json]
     posebeam align OUTPUT VIDEO_A VIDEO_B [--person-a ID] [--person-b ID] -o FILE.png
+    posebeam render OUTPUT VIDEO -o FILE.mp4
+    posebeam inspect OUTPUT [--json]
+    posebeam report OUTPUT [-o FILE.html]
     posebeam sample FOLDER
 
 Usage errors print one line and exit 2; a failed job prints one line and exits 1 (``--verbose``
@@ -20,7 +23,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
+import time
 from collections.abc import Sequence
 from typing import NoReturn
 
@@ -33,12 +38,16 @@ from posebeam.pipeline.align_command import (
     run_train_aligner,
 )
 from posebeam.pipeline.align_videos import add_align_arguments, run_align
+from posebeam.pipeline.inspect_command import add_inspect_arguments, run_inspect
+from posebeam.pipeline.isolation import NATIVE_LOGS_ENV
 from posebeam.pipeline.options import (
     add_aligner_arguments,
     add_classifier_arguments,
     add_extract_arguments,
     add_segmenter_arguments,
 )
+from posebeam.pipeline.render_command import add_render_arguments, run_render
+from posebeam.pipeline.report_command import add_report_arguments, run_report
 from posebeam.pipeline.segment_command import (
     add_evaluate_segmenter_arguments,
     add_train_segmenter_arguments,
@@ -142,6 +151,21 @@ def _parser() -> argparse.ArgumentParser:
     )
     add_align_arguments(align)
     align.set_defaults(run=run_align)
+    render = commands.add_parser(
+        "render", help="the video with skeletons, boxes, person ids and labels drawn on it (.mp4)"
+    )
+    add_render_arguments(render)
+    render.set_defaults(run=run_render)
+    inspect = commands.add_parser(
+        "inspect", help="what a run wrote: tables, videos and persons, failures by stage, label histograms"
+    )
+    add_inspect_arguments(inspect)
+    inspect.set_defaults(run=run_inspect)
+    report = commands.add_parser(
+        "report", help="one static HTML page: run summary, failures, per video a thumbnail and a timeline"
+    )
+    add_report_arguments(report)
+    report.set_defaults(run=run_report)
     sample = commands.add_parser("sample", help="download the sample street clip (vtest.avi) into FOLDER")
     sample.add_argument("folder", metavar="FOLDER")
     return parser
@@ -152,7 +176,9 @@ def _extract(args: argparse.Namespace, beam_args: list[str]) -> None:
     from posebeam.pipeline.run import report, run
 
     job = job_config(args)
-    print(f"posebeam: {report(run(job, beam_args), job, beam_args)}")
+    start = time.monotonic()
+    result = run(job, beam_args)
+    print(f"posebeam: {report(result, job, beam_args, time.monotonic() - start)}")
 
 
 def _sample(args: argparse.Namespace) -> None:
@@ -171,6 +197,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )
+    if args.verbose:
+        os.environ[NATIVE_LOGS_ENV] = "1"
+    else:  # Beam's own warnings (e.g. about its worker set-up) are for --verbose
+        logging.getLogger("apache_beam").setLevel(logging.ERROR)
     if args.command in ("run", "train", "evaluate"):
         keep_freed_memory()  # torch model stages: see models/allocator.py
     try:
@@ -178,7 +208,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             _extract(args, beam_args)
         elif args.command == "synth":
             print(f"posebeam: {run_synth(args)}")
-        elif args.command in ("train", "evaluate", "align"):
+        elif args.command in ("train", "evaluate", "align", "inspect", "render", "report"):
             message = args.run(args)  # None: the command printed its own output (e.g. --json)
             if message is not None:
                 print(f"posebeam: {message}")

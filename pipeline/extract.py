@@ -23,6 +23,7 @@ from apache_beam.io.fileio import ReadableFile
 from posebeam.models.pose_backend import BACKENDS
 from posebeam.pipeline.isolation import PROBE_ONLY, IsolatedPoseStage
 from posebeam.pipeline.pose_stage import ExtractConfig, StageError
+from posebeam.pipeline.progress import record_event
 from posebeam.pipeline.results_cache import ResultsCache, VideoResult
 from posebeam.pipeline.window_results import combine_windows
 from posebeam.storage.video import content_hash
@@ -53,8 +54,9 @@ def _read_content_hash(readable: ReadableFile) -> str:
 class HashInputsFn(beam.DoFn):
     """ReadableFile → ``(video_id, uri)``, or a ``failures`` row (tagged) when it cannot be read."""
 
-    def __init__(self) -> None:
+    def __init__(self, progress_dir: str | None = None) -> None:
         self._failed = beam.metrics.Metrics.counter(METRICS_NAMESPACE, "failures")
+        self._progress_dir = progress_dir
 
     def process(self, readable: ReadableFile) -> Iterator[Any]:
         uri = readable.metadata.path
@@ -64,6 +66,7 @@ class HashInputsFn(beam.DoFn):
             failure = err.as_result(uri, None).failure
             assert failure is not None
             self._failed.inc()
+            record_event(self._progress_dir, inputs=1, failed=1)
             log.warning("%s cannot be read: %s", uri, failure["message"])
             yield beam.pvalue.TaggedOutput(FAILURES_TAG, failure)
 
@@ -135,6 +138,7 @@ class DecodeAndEstimatePosesFn(beam.DoFn):
             self._frames.inc(counts.frames)
             self._persons.inc(counts.person_frames)
             self._decode_errors.inc(counts.decode_errors)
+            record_event(self._config.progress_dir, frames=counts.frames)
             if self._cache:
                 self._cache.store(key, result)
         yield video_id, (uris, window, result)
@@ -144,10 +148,12 @@ class StitchWindowsFn(beam.DoFn):
     """``(video_id, [(uris, window, result)])`` → one keypoints table (main), and per uri a ``videos``
     or ``failures`` row (tagged)."""
 
-    def __init__(self) -> None:
+    def __init__(self, progress_dir: str | None = None) -> None:
         counter = beam.metrics.Metrics.counter
         self._videos = counter(METRICS_NAMESPACE, "videos")
         self._failed = counter(METRICS_NAMESPACE, "failures")
+        self._persons = counter(METRICS_NAMESPACE, "persons")
+        self._progress_dir = progress_dir
 
     def process(
         self, element: tuple[str, Iterable[tuple[list[str], TimeWindow, VideoResult]]]
@@ -161,14 +167,18 @@ class StitchWindowsFn(beam.DoFn):
             yield from self._emit(uri, result.with_uri(uri))
 
     def _emit(self, uri: str, result: VideoResult) -> Iterator[Any]:
+        record_event(self._progress_dir, inputs=1, failed=int(result.failure is not None))
         if result.failure is not None:
             self._failed.inc()
             failure = result.failure
             log.warning("%s failed at %s: %s", uri, failure["stage"], failure["message"])
             yield beam.pvalue.TaggedOutput(FAILURES_TAG, failure)
             return
+        video = result.video
+        assert video is not None, "a result without failure has a videos row"
         self._videos.inc()
-        yield beam.pvalue.TaggedOutput(VIDEOS_TAG, result.video)
+        self._persons.inc(int(video["persons_found"]))
+        yield beam.pvalue.TaggedOutput(VIDEOS_TAG, video)
 
 
 class DecodeAndEstimatePoses(beam.PTransform):
@@ -186,7 +196,8 @@ class DecodeAndEstimatePoses(beam.PTransform):
         hashed = (
             files
             | "SpreadInputs" >> beam.Reshuffle()
-            | "HashInputs" >> beam.ParDo(HashInputsFn()).with_outputs(FAILURES_TAG, main="hashed")
+            | "HashInputs"
+            >> beam.ParDo(HashInputsFn(self._config.progress_dir)).with_outputs(FAILURES_TAG, main="hashed")
         )
         poses = (
             hashed["hashed"]
@@ -196,7 +207,9 @@ class DecodeAndEstimatePoses(beam.PTransform):
             | "DecodeDetectPoseTrack" >> beam.ParDo(DecodeAndEstimatePosesFn(self._config))
             | "GatherWindows" >> beam.GroupByKey()
             | "StitchWindows"
-            >> beam.ParDo(StitchWindowsFn()).with_outputs(VIDEOS_TAG, FAILURES_TAG, main="keypoints")
+            >> beam.ParDo(StitchWindowsFn(self._config.progress_dir)).with_outputs(
+                VIDEOS_TAG, FAILURES_TAG, main="keypoints"
+            )
         )
         failures = (hashed[FAILURES_TAG], poses[FAILURES_TAG]) | "ExtractFailures" >> beam.Flatten()
         return {"keypoints": poses["keypoints"], VIDEOS_TAG: poses[VIDEOS_TAG], FAILURES_TAG: failures}

@@ -179,6 +179,12 @@ def check_inputs(input_arg: str) -> None:
     raise UsageError(f"no input videos match {pattern.pattern}")
 
 
+def count_inputs(input_arg: str) -> int:
+    """How many entries the job will account for (each ends in one ``videos`` or ``failures`` row):
+    the same matching as :class:`MatchInputs`, on the launcher (for a local run's progress bar)."""
+    return len({key for pattern in input_patterns(input_arg) for key, _ in _keyed_matches(pattern)})
+
+
 def _keyed_matches(pattern: InputPattern) -> Iterator[tuple[str, tuple[str, str, FileMetadata | str]]]:
     files, rejects = _match(pattern)
     for metadata in files:

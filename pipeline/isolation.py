@@ -39,6 +39,9 @@ from posebeam.transforms.video_windows import WHOLE_VIDEO, TimeWindow
 log = logging.getLogger(__name__)
 
 
+NATIVE_LOGS_ENV = "POSEBEAM_NATIVE_LOGS"
+"""Set to 1 (``posebeam --verbose``) to let the pose child's native libraries write to stderr."""
+
 PROBE_ONLY = "probe-only"
 """The factory of a child that loads no backend and only reads durations (window planning)."""
 
@@ -186,7 +189,13 @@ def _serve(requests: IO[bytes], replies: IO[bytes]) -> None:
 
 def main() -> None:
     replies = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
-    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # stray prints must not corrupt the replies
+    if os.environ.get(NATIVE_LOGS_ENV) == "1":
+        os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # stray prints must not corrupt the replies
+    else:  # native libraries' log lines (MediaPipe's, FFmpeg's) go nowhere; Python's logging stays
+        sys.stderr = os.fdopen(os.dup(sys.stderr.fileno()), "w", buffering=1)
+        quiet = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(quiet, 1)
+        os.dup2(quiet, 2)
     sys.stdout = sys.stderr
     _serve(sys.stdin.buffer, replies)
 

@@ -44,12 +44,13 @@ class ExtractConfig:
     track_max_gap_s: float = 1.0
     window_s: float | None = 60.0  # videos of two windows or more are cut into windows this long
     cache_root: str | None = None  # where finished videos' results are kept (see results_cache)
+    progress_dir: str | None = None  # a local run's progress events (see progress); None: none
     resume: bool = False  # reuse cached results instead of recomputing them
 
 
 @dataclass
 class StageCounts:
-    """What one video adds to the job's counters."""
+    """What one window of a video adds to the job's counters (its own frames, not its warm-up)."""
 
     frames: int = 0
     person_frames: int = 0
@@ -163,7 +164,7 @@ class PoseStage:
                         batch.append(frame)
                         processed += int(reported)
                     if len(batch) == config.batch_size:
-                        self._estimate(batch, reader, tracker, rows, counts)
+                        self._estimate(batch, reader, tracker, rows)
                         batch = []
             except StageError:
                 raise
@@ -171,10 +172,12 @@ class PoseStage:
                 reader.info.packets_skipped += 1
                 log.warning("%s: decoding stopped early: %s", uri, err)
             if batch:
-                self._estimate(batch, reader, tracker, rows, counts)
+                self._estimate(batch, reader, tracker, rows)
         info = reader.info
         skipped = info.packets_skipped - (skipped_before or 0)
         counts.decode_errors += skipped
+        counts.frames = processed  # the window's own frames: its warm-up is the previous window's
+        counts.person_frames = int(np.count_nonzero(np.asarray(rows.timestamp_s) >= window.start_s))
         row = video_row(
             video_id=video_id,
             uri=uri,
@@ -200,7 +203,6 @@ class PoseStage:
         reader: VideoReader,
         tracker: PersonTracker,
         rows: _PoseAccumulator,
-        counts: StageCounts,
     ) -> None:
         try:
             per_frame = self._backend.estimate([frame.rgb for frame in batch])
@@ -215,5 +217,3 @@ class PoseStage:
                 (pid, pose) for pid, pose in zip(ids, poses, strict=True) if pid >= 0
             ]  # -1: weak, untracked
             rows.add(frame, np.array([pid for pid, _ in kept]), [pose for _, pose in kept])
-            counts.person_frames += len(kept)
-        counts.frames += len(batch)

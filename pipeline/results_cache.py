@@ -98,7 +98,11 @@ def posebeam_version() -> str:
 def config_fingerprint(config: Any) -> str:
     """16 hex digits identifying the result-changing settings of an ``ExtractConfig``, with the
     backend's version (in the config), posebeam's version and the schema version."""
-    settings = {k: v for k, v in asdict(config).items() if k not in {"batch_size", "cache_root", "resume"}}
+    settings = {
+        k: v
+        for k, v in asdict(config).items()
+        if k not in {"batch_size", "cache_root", "resume", "progress_dir"}
+    }
     settings["schema_version"] = SCHEMA_VERSION
     settings["posebeam_version"] = posebeam_version()
     return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]

@@ -9,8 +9,10 @@ Run as a module for launchers that pass Beam-style flags (Flex templates)::
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Sequence
@@ -36,14 +38,17 @@ from posebeam.pipeline.extract import (
     VIDEOS_TAG,
     DecodeAndEstimatePoses,
 )
-from posebeam.pipeline.inputs import REJECTED, MatchInputs, check_inputs
+from posebeam.pipeline.inputs import REJECTED, MatchInputs, check_inputs, count_inputs
 from posebeam.pipeline.options import JobConfig, boolean_values, job_config, module_parser
 from posebeam.pipeline.pose_stage import ExtractConfig
+from posebeam.pipeline.progress import ProgressBar, record_event
 from posebeam.pipeline.results_cache import cache_root
 from posebeam.pipeline.segment import SegmentActions, SegmentConfig
-from posebeam.pipeline.usage import check_output_folder, check_reachable
+from posebeam.pipeline.usage import check_output_folder, check_reachable, is_local_runner
 from posebeam.pipeline.write_tables import WriteBigQueryTables, WriteTables
 from posebeam.schemas.records import failure_row
+from posebeam.storage.parquet_tables import read_table
+from posebeam.storage.uris import is_local
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +56,9 @@ LOCAL_RUNNER = "FnApiRunner"
 """Default runner: in-process, offline. (The plain DirectRunner tries to download Prism.)"""
 
 
-def _unreadable_failure(path: str, reason: str) -> dict[str, object]:
+def _unreadable_failure(path: str, reason: str, progress_dir: str | None = None) -> dict[str, object]:
     beam.metrics.Metrics.counter(METRICS_NAMESPACE, "failures").inc()
+    record_event(progress_dir, inputs=1, failed=1)
     return failure_row(path, "read", reason)
 
 
@@ -70,7 +76,9 @@ def build(
     """Wire the extract job into ``p``; returns the table PCollections before writing."""
     matched = p | "MatchInputs" >> MatchInputs(input_arg)
     files = matched.files | "OpenInputs" >> fileio.ReadMatches(skip_directories=False)
-    unreadable = matched[REJECTED] | "RejectUnreadable" >> beam.MapTuple(_unreadable_failure)
+    unreadable = matched[REJECTED] | "RejectUnreadable" >> beam.MapTuple(
+        _unreadable_failure, progress_dir=config.progress_dir
+    )
     poses = files | "DecodeAndEstimatePoses" >> DecodeAndEstimatePoses(config)
     tables = {"videos": poses[VIDEOS_TAG], "keypoints": poses["keypoints"]}
     failures = [poses[FAILURES_TAG], unreadable]
@@ -117,15 +125,32 @@ def run(
     ]
     if not options.view_as(TestOptions).dry_run:  # a dry run builds the graph; workers read nothing
         paths += [("input", job.input), ("output folder", job.output)]
-    check_reachable(paths, str(standard.runner), options.view_as(PortableOptions).environment_type)
+    environment = options.view_as(PortableOptions).environment_type
+    check_reachable(paths, str(standard.runner), environment)
     p = test_pipeline or beam.Pipeline(options=options)
     run_id = time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
-    build(
-        p, job.input, job.output, config, run_id, job.classify, job.segment, job.embed, job.bigquery_dataset
-    )
-    result = p.run()
-    if not job.detach:
-        result.wait_until_finish()
+    local = is_local_runner(str(standard.runner), environment) and not options.view_as(TestOptions).dry_run
+    with contextlib.ExitStack() as stack:
+        if local and not job.detach:
+            progress_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="posebeam-progress-"))
+            config = replace(config, progress_dir=progress_dir)
+            stack.enter_context(
+                ProgressBar(progress_dir, count_inputs(job.input) if is_local(job.input) else None)
+            )
+        build(
+            p,
+            job.input,
+            job.output,
+            config,
+            run_id,
+            job.classify,
+            job.segment,
+            job.embed,
+            job.bigquery_dataset,
+        )
+        result = p.run()
+        if not job.detach:
+            result.wait_until_finish()
     return result
 
 
@@ -152,6 +177,7 @@ class RunSummary:
     person_frames: int
     decode_errors: int
     resumed: int
+    persons: int = 0
 
     def __str__(self) -> str:
         per_frame = self.person_frames / self.frames if self.frames else 0.0
@@ -161,16 +187,54 @@ class RunSummary:
             f"{self.decode_errors} corrupt packets skipped, {self.resumed} inputs resumed from an earlier run"
         )
 
+    def table(
+        self, output: str, elapsed_s: float | None, top_failures: Sequence[tuple[int, str]] = ()
+    ) -> str:
+        """The end-of-run table; ``top_failures``: (count, reason) of the commonest failures."""
+        rate = f"{self.frames / elapsed_s:.1f} frames/s" if elapsed_s and self.frames else ""
+        per_frame = f"{self.person_frames / self.frames:.2f} per frame" if self.frames else ""
+        rows = [
+            ("videos done", self.videos, ""),
+            ("inputs failed", self.failures, ""),
+            *(("", "", f"{count}x {reason}") for count, reason in top_failures),
+            ("persons", self.persons, "tracks, over all videos"),
+            ("frames", self.frames, rate),
+            ("person-frames", self.person_frames, per_frame),
+            ("corrupt packets", self.decode_errors, "skipped"),
+            ("resumed", self.resumed, "inputs taken from an earlier run's cache"),
+        ]
+        took = f" in {elapsed_s:.1f} s" if elapsed_s is not None else ""
+        lines = [f"done{took}; tables in {output}"]
+        for label, value, note in rows:
+            number = f"{value:,}" if isinstance(value, int) else value
+            lines.append(f"  {label:<16}{number:>10}  {note}".rstrip())
+        return "\n".join(lines)
 
-def report(result: PipelineResult, job: JobConfig, beam_args: Sequence[str] = ()) -> str:
-    """One line on how a launch ended: a dry run's graph, a submitted job, or a finished run's
-    counters (only a finished run has metrics to query)."""
+
+def top_failures(output: str, count: int = 3) -> list[tuple[int, str]]:
+    """The commonest ``(stage, message)`` pairs of the failures table, as ``(count, "[stage] message")``."""
+    try:
+        failures = read_table(output, "failures").to_pandas()
+    except (FileNotFoundError, OSError):
+        return []
+    if failures.empty:
+        return []
+    common = failures.groupby(["stage", "message"]).size().sort_values(ascending=False).head(count)
+    return [(int(n), f"[{stage}] {message}") for (stage, message), n in common.items()]
+
+
+def report(
+    result: PipelineResult, job: JobConfig, beam_args: Sequence[str] = (), elapsed_s: float | None = None
+) -> str:
+    """How a launch ended: a dry run's graph, a submitted job (one line each), or a finished run's
+    table of counters (only a finished run has metrics to query) with its commonest failures."""
     if PipelineOptions(list(beam_args)).view_as(TestOptions).dry_run:
         return f"dry run: the job graph was built and nothing ran (tables would go to {job.output})"
     if not PipelineState.is_terminal(result.state):
         job_id = result.job_id() if hasattr(result, "job_id") else "the job"
         return f"{job_id} submitted ({result.state}); it writes the tables to {job.output}"
-    return f"{summarise(result)}; tables in {job.output}"
+    summary = summarise(result)
+    return summary.table(job.output, elapsed_s, top_failures(job.output) if summary.failures else ())
 
 
 def summarise(result: PipelineResult) -> RunSummary:
@@ -187,6 +251,7 @@ def summarise(result: PipelineResult) -> RunSummary:
         person_frames=totals.get("person_frames", 0),
         decode_errors=totals.get("decode_errors", 0),
         resumed=totals.get("resumed", 0),
+        persons=totals.get("persons", 0),
     )
 
 

@@ -42,11 +42,16 @@ LOCAL_RUNNERS = frozenset(
 """Runners whose workers share the launcher's files; so does the PortableRunner with LOOPBACK."""
 
 
+def is_local_runner(runner: str, environment: str | None) -> bool:
+    """Whether the runner's workers run on this machine (and share its files)."""
+    return runner in LOCAL_RUNNERS or (runner == "PortableRunner" and environment == "LOOPBACK")
+
+
 def check_reachable(paths: Iterable[tuple[str, str | None]], runner: str, environment: str | None) -> None:
     """A one-line :class:`UsageError` when a remote runner's workers would be given a path that
     exists only on this machine; ``paths`` are ``(what, path)``, e.g. ``("input", "videos/")``.
     URIs (``gs://``) and ``shipped:`` weights are reachable everywhere."""
-    if runner in LOCAL_RUNNERS or (runner == "PortableRunner" and environment == "LOOPBACK"):
+    if is_local_runner(runner, environment):
         return
     for what, path in paths:
         if path and is_local(path) and not path.startswith("shipped:"):

@@ -53,9 +53,10 @@ def table_schema(table: str, columns: list[Column], **extra: str) -> pa.Schema:
     return pa.schema([c.field() for c in columns], metadata=metadata)
 
 
-EXTRACT = "posebeam.pipeline.extract.DecodeAndEstimatePosesFn"
-"""Fills the ``videos`` row from the decoder's :class:`~posebeam.storage.video.StreamInfo` and the
-pose stage's counts (``posebeam synth`` writes the same columns for its generated videos)."""
+EXTRACT = "posebeam.pipeline.window_results.combine_windows"
+"""The ``videos`` row: the pose stage fills it per window from the decoder's
+:class:`~posebeam.storage.video.StreamInfo` and its counts, and the windows' rows are added up into
+the video's (``posebeam synth`` writes the same columns for its generated videos)."""
 KEYPOINTS_WRITER = "posebeam.schemas.records.keypoints_table"
 PREDICTION_WRITER = "posebeam.pipeline.classify.prediction_row"
 FRAME_LABEL_WRITER = "posebeam.pipeline.segment.frame_label_rows"

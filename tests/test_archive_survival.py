@@ -5,6 +5,7 @@ checkpoints and identical files. Every input (every list line) ends in exactly o
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -35,7 +36,7 @@ def test_a_native_crash_fails_one_video_and_resume_does_not_retry_it(
     out = tmp_path / "out"
     argv = ["extract", str(folder), str(out), "--backend", "shapes_crashing", *BEAM]
     assert main(argv) == 0
-    assert "2 videos done, 1 failed" in capsys.readouterr().out
+    assert re.search(r"videos done +2\n  inputs failed +1\n", capsys.readouterr().out)
     videos, failures, keypoints = _tables(out)
     assert sorted(Path(u).name for u in videos.uri) == ["a.mp4", "c.mkv"]
     assert failures.stage.tolist() == ["crash"] and Path(failures.uri[0]).name == "narrow.mkv"
@@ -44,7 +45,7 @@ def test_a_native_crash_fails_one_video_and_resume_does_not_retry_it(
 
     # --resume reuses the crash like any content-decided failure: the archive can finish.
     assert main(["extract", str(folder), str(out), "--backend", "shapes_crashing", "--resume", *BEAM]) == 0
-    assert "3 inputs resumed" in capsys.readouterr().out
+    assert re.search(r"resumed +3 ", capsys.readouterr().out)
     assert _tables(out)[1].stage.tolist() == ["crash"]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -142,3 +143,14 @@ def test_every_column_has_a_unit_a_meaning_and_a_producer_that_exists() -> None:
                 continue
             module, _, name = column.producer.rpartition(".")
             assert hasattr(importlib.import_module(module), name), f"{table}.{column.name}: {column.producer}"
+
+
+def test_docs_tables_md_is_generated_from_the_schemas() -> None:
+    from posebeam.schemas.tables_doc import render
+
+    checked_in = (Path(__file__).resolve().parents[1] / "docs" / "tables.md").read_text()
+    assert checked_in == render(), (
+        "docs/tables.md is stale: python -m posebeam.schemas.tables_doc > docs/tables.md"
+    )
+    for table in (*TABLES, "clip_labels"):
+        assert f"`{table}`" in checked_in

@@ -9,15 +9,20 @@ access to the Debian mirror and no cached copy, these tests are skipped.
 
 from __future__ import annotations
 
+import json
+import re
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pytest
 from synth_video import write_broken_inputs
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from chromium import ARTIFACTS, open_page
 from conftest import keypoint_frame
 from extract import cut_clip
 
@@ -33,16 +38,30 @@ def street_clip() -> Path:
         pytest.skip(f"sample street clip unavailable: {err}")
 
 
-def test_street_clip_with_broken_neighbours_through_posebeam_run(street_clip: Path, tmp_path: Path) -> None:
-    folder = tmp_path / "archive"
-    folder.mkdir()
+@dataclass(frozen=True)
+class StreetRun:
+    """``posebeam run`` (extract + the shipped classifier, segmenter and aligner) on the street clip
+    with three broken files beside it: the output the README's examples and reports are tested on."""
+
+    clip: Path
+    out: Path
+    expected_failures: dict[str, str]
+
+
+@pytest.fixture(scope="module")
+def street_run(street_clip: Path, tmp_path_factory: pytest.TempPathFactory) -> StreetRun:
+    folder = tmp_path_factory.mktemp("archive")
     (folder / street_clip.name).symlink_to(street_clip)
     expected_failures = write_broken_inputs(folder, street_clip)
-    out = tmp_path / "out"
-
-    # extract + the shipped classifier and segmenter (default) and aligner (asked for)
+    out = tmp_path_factory.mktemp("street") / "out"
     assert main(["run", str(folder), str(out), "--aligner", "shipped"]) == 0
+    return StreetRun(street_clip, out, expected_failures)
 
+
+def test_street_clip_with_broken_neighbours_through_posebeam_run(
+    street_run: StreetRun, tmp_path: Path
+) -> None:
+    street_clip, out, expected_failures = street_run.clip, street_run.out, street_run.expected_failures
     videos = pd.read_parquet(out / "videos")
     failures = pd.read_parquet(out / "failures")
     keypoints = keypoint_frame(out)
@@ -118,3 +137,77 @@ def test_rgbpose_stage_re_decodes_the_street_clip(
     assert set(predictions.person_id) <= set(keypoints.person_id)
     assert predictions.model.str.startswith("rgbpose_conv3d@").all()
     assert predictions.score.between(0, 1).all()
+
+
+def _readme_examples() -> list[tuple[str, str]]:
+    """The (language, code) blocks of the README's "Querying the tables" section."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = re.split(r"\n#{2,3} ", readme.split("### Querying the tables", 1)[1])[0]
+    return re.findall(r"```(sql|python)\n(.*?)```", section, flags=re.DOTALL)
+
+
+def test_the_readme_query_examples_run_on_a_real_output(
+    street_run: StreetRun, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    examples = _readme_examples()
+    assert [language for language, _ in examples] == ["sql", "sql", "sql", "python"]
+    monkeypatch.chdir(street_run.out.parent)  # the examples read the folder "out"
+    walking, per_minute, noses = (duckdb.sql(code).df() for _, code in examples[:3])
+    assert len(walking) == 1 and walking.uri[0].endswith(street_run.clip.name)
+    assert walking.walking_s[0] > 10  # dozens of pedestrians, most of them walking
+    assert per_minute.minute.tolist() == [0.0, 1.0] and (per_minute.persons >= 10).all()
+    assert len(noses) > 100 and noses.x_px.between(0, 767).all() and noses.y_px.between(0, 575).all()
+    namespace: dict[str, object] = {}
+    exec(examples[3][1], namespace)
+    label_per_person = namespace["label_per_person"]
+    assert isinstance(label_per_person, pd.Series) and (label_per_person == "walk").mean() > 0.5
+    failures = namespace["failures_per_stage"]
+    assert isinstance(failures, pd.Series) and failures.to_dict() == {"open": 2, "read": 1}
+
+
+def test_inspect_summarises_the_run(street_run: StreetRun, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["inspect", str(street_run.out)]) == 0
+    text = capsys.readouterr().out
+    for table in (
+        "videos",
+        "keypoints",
+        "failures",
+        "clip_predictions",
+        "frame_labels",
+        "segments",
+        "embeddings",
+    ):
+        assert re.search(rf"^{table}\s+[\d,]+\s+1\s+[\d.]+ [kM]?B\s+2\.0$", text, flags=re.MULTILINE), table
+    assert "videos: 1; persons per video" in text and "vtest.avi  79.5 s" in text
+    assert "failures: 3 (open 2, read 1)" in text and "[read] the file is empty (0 bytes)" in text
+    assert re.search(r"^clip_predictions \(clips per label\): walk [\d,]+", text, flags=re.MULTILINE)
+    assert re.search(r"^segments \(seconds per label\): \w+ [\d,.]+", text, flags=re.MULTILINE)
+    assert main(["inspect", str(street_run.out), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["tables"]["failures"]["rows"] == 3 and summary["failures_by_stage"] == {
+        "open": 2,
+        "read": 1,
+    }
+    assert sum(summary["labels"]["frame_labels"].values()) == summary["tables"]["frame_labels"]["rows"]
+
+
+def test_the_report_opens_in_chromium_with_every_count_and_picture(
+    street_run: StreetRun, tmp_path: Path
+) -> None:
+    page = tmp_path / "report" / "index.html"
+    assert main(["report", str(street_run.out), "-o", str(page)]) == 0
+    screenshot = ARTIFACTS / "report_street_clip.png"
+    loaded = open_page(page, screenshot)
+    assert loaded.console == []
+    assert 'data-images-loaded="all"' in loaded.dom
+    counts = dict(re.findall(r'id="(count-[a-z-]+)">([\d,]+)<', loaded.dom))
+    videos = pd.read_parquet(street_run.out / "videos")
+    assert counts["count-inputs"] == "4" and counts["count-videos"] == "1" and counts["count-failures"] == "3"
+    assert counts["count-persons"] == str(videos.persons_found.sum())
+    assert (
+        '<span id="failure-rows">3</span>' in loaded.dom
+        and '<span id="video-sections">1</span>' in loaded.dom
+    )
+    assert loaded.dom.count('class="thumbnail"') == 1 and loaded.dom.count('class="timeline"') == 1
+    assert f"posebeam render {street_run.out} {videos.video_id[0]} -o vtest.overlay.mp4" in loaded.dom
+    assert screenshot.stat().st_size > 50_000  # a page with pictures, not a blank one
