@@ -26,8 +26,8 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Sequence
-from typing import NoReturn
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn
 
 from posebeam.models.allocator import keep_freed_memory
 from posebeam.models.pose_backend import BackendUnavailable
@@ -146,26 +146,20 @@ def _parser() -> argparse.ArgumentParser:
     )
     add_evaluate_aligner_arguments(aligner)
     aligner.set_defaults(run=run_evaluate_aligner)
-    align = commands.add_parser(
-        "align", help="match the frames of two tracked persons by DTW over their embeddings (table + PNG)"
-    )
-    add_align_arguments(align)
-    align.set_defaults(run=run_align)
-    render = commands.add_parser(
-        "render", help="the video with skeletons, boxes, person ids and labels drawn on it (.mp4)"
-    )
-    add_render_arguments(render)
-    render.set_defaults(run=run_render)
-    inspect = commands.add_parser(
-        "inspect", help="what a run wrote: tables, videos and persons, failures by stage, label histograms"
-    )
-    add_inspect_arguments(inspect)
-    inspect.set_defaults(run=run_inspect)
-    report = commands.add_parser(
-        "report", help="one static HTML page: run summary, failures, per video a thumbnail and a timeline"
-    )
-    add_report_arguments(report)
-    report.set_defaults(run=run_report)
+    simple: tuple[tuple[str, str, Callable[[argparse.ArgumentParser], None], Callable[..., Any]], ...] = (
+        ("align", "match the frames of two tracked persons by DTW over their embeddings (table + PNG)",
+         add_align_arguments, run_align),
+        ("render", "the video with skeletons, boxes, person ids and labels drawn on it (.mp4)",
+         add_render_arguments, run_render),
+        ("inspect", "what a run wrote: tables, videos and persons, failures by stage, label histograms",
+         add_inspect_arguments, run_inspect),
+        ("report", "one static HTML page: run summary, failures, per video a thumbnail and a timeline",
+         add_report_arguments, run_report),
+    )  # fmt: skip
+    for name, help_text, add_arguments, handler in simple:
+        command = commands.add_parser(name, help=help_text)
+        add_arguments(command)
+        command.set_defaults(run=handler)
     sample = commands.add_parser("sample", help="download the sample street clip (vtest.avi) into FOLDER")
     sample.add_argument("folder", metavar="FOLDER")
     return parser

@@ -80,7 +80,12 @@ class PlanWindowsFn(beam.DoFn):
         self._windows = beam.metrics.Metrics.counter(METRICS_NAMESPACE, "windows")
 
     def setup(self) -> None:
-        self._probe = IsolatedPoseStage(self._config, PROBE_ONLY)
+        self._probe = IsolatedPoseStage(self._config, PROBE_ONLY)  # its child starts on first use
+
+    def finish_bundle(self) -> None:
+        # The child (a Python with PyAV and Beam's file systems, ~250 MB) is not kept beside the
+        # pose children while they work: a later bundle starts a new one.
+        self.teardown()
 
     def teardown(self) -> None:
         if self._probe is not None:

@@ -24,6 +24,10 @@ MAX_CONSECUTIVE_ERRORS = 50
 
 HASH_CHUNK = 1 << 20
 
+SEEK_SLACK_S = 0.5
+"""A seek whose first frame comes later than this after the wanted time overshot (a broken index):
+the reader then decodes from the start instead of losing the frames in between."""
+
 
 class NoVideoStream(ValueError):
     """The container opened but holds no video stream."""
@@ -145,6 +149,18 @@ class VideoReader:
         if len(self.info.errors) < 10:
             self.info.errors.append(f"{type(err).__name__}: {err}")
 
+    def _seek(self, start_s: float) -> None:
+        """Move to the keyframe at or before ``start_s``; a stream that cannot seek is read from
+        where it is (the start, for a reader not yet read from)."""
+        assert self._stream.time_base is not None
+        start = self._stream.start_time or 0
+        try:
+            self._container.seek(
+                start + int(start_s / self._stream.time_base), stream=self._stream, backward=True
+            )
+        except (av.error.FFmpegError, OSError, ValueError) as err:
+            log.warning("cannot seek to %.2f s (%s): decoding from the current position", start_s, err)
+
     def frames(self, start_s: float | None = None) -> Iterator[DecodedFrame]:
         """Decoded frames in presentation order; corrupt packets are counted and skipped.
 
@@ -156,13 +172,10 @@ class VideoReader:
         last_index = -1
         consecutive_errors = 0
         first_s = -math.inf
+        landed = start_s is None or start_s <= 0  # whether the seek is known not to have overshot
         if start_s is not None:
             first_s = start_s - 0.5 / (self.info.fps or 1000.0)
-            assert self._stream.time_base is not None
-            start = self._stream.start_time or 0
-            self._container.seek(
-                start + int(start_s / self._stream.time_base), stream=self._stream, backward=True
-            )
+            self._seek(start_s)
         packets = self._container.demux(self._stream)
         while consecutive_errors < MAX_CONSECUTIVE_ERRORS:
             try:
@@ -185,6 +198,15 @@ class VideoReader:
             consecutive_errors = 0
             for frame in decoded:
                 timestamp = self._timestamp(frame, last_index + 1)
+                if not landed:
+                    landed = True
+                    if timestamp > first_s + SEEK_SLACK_S:  # frames before it would be lost
+                        log.warning(
+                            "the seek to %.2f s landed at %.2f s: decoding from the start", start_s, timestamp
+                        )
+                        self._seek(0.0)
+                        packets = self._container.demux(self._stream)
+                        break
                 index = last_index + 1
                 if self.info.fps:
                     index = max(index, round(timestamp * self.info.fps))

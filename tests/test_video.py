@@ -120,3 +120,32 @@ def test_read_frames_reuses_one_reader_backwards_and_from_frame_0(tmp_path: Path
     assert [f.index for f in later + first] == [21, 24, 0, 3]
     for frame in later + first:
         np.testing.assert_array_equal(frame.rgb, everything[frame.index])
+
+
+class _CannotSeek:
+    """A container whose seeks fail, as an unindexed stream's may."""
+
+    def __init__(self, container: object) -> None:
+        self._container = container
+
+    def seek(self, *args: object, **kwargs: object) -> None:
+        raise OSError("not seekable")
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._container, name)
+
+
+def test_a_seek_that_fails_or_overshoots_loses_no_frame(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write_video(tmp_path / "a.mp4", frames=60, fps=10, gop=10)
+    with open(path, "rb") as handle, VideoReader(handle) as reader:
+        reader._container = _CannotSeek(reader._container)  # type: ignore[assignment]
+        failed = [f.index for f in reader.frames(start_s=3.0)]
+    assert failed == list(range(30, 60))  # read from the start, frames before 3 s skipped
+    real_seek = VideoReader._seek
+    overshoots = iter([5.0])
+    monkeypatch.setattr(VideoReader, "_seek", lambda self, s: real_seek(self, next(overshoots, s)))
+    with open(path, "rb") as handle, VideoReader(handle) as reader:
+        overshot = [f.index for f in reader.frames(start_s=3.0)]
+    assert overshot == list(range(30, 60))  # landed at 5 s: decoded again from the start
