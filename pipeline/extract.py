@@ -22,7 +22,7 @@ from apache_beam.io.fileio import ReadableFile
 
 from posebeam.models.pose_backend import BACKENDS
 from posebeam.pipeline.isolation import PROBE_ONLY, IsolatedPoseStage
-from posebeam.pipeline.pose_stage import ExtractConfig, StageError
+from posebeam.pipeline.pose_stage import ExtractConfig, StageCounts, StageError
 from posebeam.pipeline.progress import record_event
 from posebeam.pipeline.results_cache import ResultsCache, VideoResult
 from posebeam.pipeline.window_results import combine_windows
@@ -135,6 +135,7 @@ class DecodeAndEstimatePosesFn(beam.DoFn):
         video_id, (uris, window) = element
         key = window.cache_key(video_id)
         result = self._cache.load(key) if self._cache and self._config.resume else None
+        counts = StageCounts()
         if result is not None:
             self._resumed.inc()
         else:
@@ -143,9 +144,12 @@ class DecodeAndEstimatePosesFn(beam.DoFn):
             self._frames.inc(counts.frames)
             self._persons.inc(counts.person_frames)
             self._decode_errors.inc(counts.decode_errors)
-            record_event(self._config.progress_dir, frames=counts.frames)
             if self._cache:
                 self._cache.store(key, result)
+        record_event(
+            self._config.progress_dir, video=video_id, window=window.index, windows=window.count,
+            uris=len(uris), failed=int(result.failure is not None), frames=counts.frames,
+        )  # fmt: skip
         yield video_id, (uris, window, result)
 
 
@@ -153,12 +157,11 @@ class StitchWindowsFn(beam.DoFn):
     """``(video_id, [(uris, window, result)])`` → one keypoints table (main), and per uri a ``videos``
     or ``failures`` row (tagged)."""
 
-    def __init__(self, progress_dir: str | None = None) -> None:
+    def __init__(self) -> None:
         counter = beam.metrics.Metrics.counter
         self._videos = counter(METRICS_NAMESPACE, "videos")
         self._failed = counter(METRICS_NAMESPACE, "failures")
         self._persons = counter(METRICS_NAMESPACE, "persons")
-        self._progress_dir = progress_dir
 
     def process(
         self, element: tuple[str, Iterable[tuple[list[str], TimeWindow, VideoResult]]]
@@ -172,7 +175,6 @@ class StitchWindowsFn(beam.DoFn):
             yield from self._emit(uri, result.with_uri(uri))
 
     def _emit(self, uri: str, result: VideoResult) -> Iterator[Any]:
-        record_event(self._progress_dir, inputs=1, failed=int(result.failure is not None))
         if result.failure is not None:
             self._failed.inc()
             failure = result.failure
@@ -212,9 +214,7 @@ class DecodeAndEstimatePoses(beam.PTransform):
             | "DecodeDetectPoseTrack" >> beam.ParDo(DecodeAndEstimatePosesFn(self._config))
             | "GatherWindows" >> beam.GroupByKey()
             | "StitchWindows"
-            >> beam.ParDo(StitchWindowsFn(self._config.progress_dir)).with_outputs(
-                VIDEOS_TAG, FAILURES_TAG, main="keypoints"
-            )
+            >> beam.ParDo(StitchWindowsFn()).with_outputs(VIDEOS_TAG, FAILURES_TAG, main="keypoints")
         )
         failures = (hashed[FAILURES_TAG], poses[FAILURES_TAG]) | "ExtractFailures" >> beam.Flatten()
         return {"keypoints": poses["keypoints"], VIDEOS_TAG: poses[VIDEOS_TAG], FAILURES_TAG: failures}

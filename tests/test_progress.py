@@ -21,6 +21,17 @@ from posebeam.pipeline.progress import ProgressBar, ProgressTotals, record_event
 from posebeam.pipeline.run import build
 
 
+def _window(video: str, window: int, windows: int, failed: int = 0, uris: int = 1) -> dict[str, object]:
+    return {
+        "video": video,
+        "window": window,
+        "windows": windows,
+        "uris": uris,
+        "failed": failed,
+        "frames": 10,
+    }
+
+
 def test_totals_read_complete_lines_only_and_only_once(tmp_path: Path) -> None:
     record_event(str(tmp_path), inputs=1, failed=1)
     record_event(str(tmp_path), frames=40)
@@ -33,6 +44,15 @@ def test_totals_read_complete_lines_only_and_only_once(tmp_path: Path) -> None:
     totals.update()
     assert (totals.inputs, totals.failed, totals.frames) == (2, 1, 52)
     record_event(None, inputs=1)  # no folder: nothing recorded, nothing raised
+
+
+def test_a_video_advances_window_by_window_and_fails_once(tmp_path: Path) -> None:
+    events = [_window("a", 0, 4), _window("a", 1, 4, failed=1), _window("a", 1, 4, failed=1),  # a retry
+              _window("a", 2, 4, failed=1), _window("b", 0, 1, uris=2)]  # fmt: skip
+    (tmp_path / "w.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
+    totals = ProgressTotals(str(tmp_path))
+    totals.update()
+    assert (totals.inputs, totals.failed, totals.frames) == (0.75 + 2, 1, 50)
 
 
 def test_a_run_accounts_for_every_input_once(tmp_path: Path) -> None:
