@@ -44,6 +44,7 @@ def _text(
     font, thickness = cv2.FONT_HERSHEY_SIMPLEX, max(1, round(scale * 1.5))
     (width, height), baseline = cv2.getTextSize(text, font, scale, thickness)
     x, y = origin
+    x = max(0, min(x, image.shape[1] - width - 3))  # a caption near the right edge stays readable
     y = max(y, height + baseline)
     cv2.rectangle(image, (x, y - height - baseline), (x + width + 2, y + 1), (0, 0, 0), cv2.FILLED)
     cv2.putText(image, text, (x + 1, y - baseline + 1), font, scale, colour, thickness, cv2.LINE_AA)
