@@ -34,7 +34,8 @@ def size_text(size: float) -> str:
     raise AssertionError("unreachable")
 
 
-def _name(uri: str) -> str:
+def file_name(uri: str) -> str:
+    """The last part of a path or URI (what a person calls the file)."""
     return uri.rstrip("/").rsplit("/", 1)[-1]
 
 
@@ -53,7 +54,7 @@ def render(summary: OutputSummary) -> str:
         for video in summary.videos[:MAX_LISTED]:
             duration = "?" if video["duration_s"] is None else f"{video['duration_s']:.1f} s"
             lines.append(
-                f"  {_name(video['uri'])}  {duration}, {video['persons_found']} persons, "
+                f"  {file_name(video['uri'])}  {duration}, {video['persons_found']} persons, "
                 f"{video['person_frames']:,} person-frames  ({video['video_id']})"
             )
         if len(summary.videos) > MAX_LISTED:
@@ -62,7 +63,7 @@ def render(summary: OutputSummary) -> str:
         by_stage = ", ".join(f"{stage} {count}" for stage, count in summary.failures_by_stage.items())
         lines += ["", f"failures: {len(summary.failures)} ({by_stage})"]
         for failure in summary.failures[:MAX_LISTED]:
-            lines.append(f"  {_name(failure['uri'])}  [{failure['stage']}] {failure['message']}")
+            lines.append(f"  {file_name(failure['uri'])}  [{failure['stage']}] {failure['message']}")
         if len(summary.failures) > MAX_LISTED:
             lines.append(f"  … and {len(summary.failures) - MAX_LISTED} more")
     for table, amounts in summary.labels.items():

@@ -19,7 +19,7 @@ import numpy as np
 
 from posebeam.figures.timeline import draw_timeline
 from posebeam.figures.video_overlay import draw_persons, save_image
-from posebeam.pipeline.inspect_command import size_text
+from posebeam.pipeline.inspect_command import file_name, size_text
 from posebeam.pipeline.usage import UsageError, positive_int
 from posebeam.pipeline.video_annotations import VideoAnnotations
 from posebeam.storage.output_summary import OutputSummary, summarise_output
@@ -57,10 +57,6 @@ def _e(value: Any) -> str:
     return html.escape(str(value))
 
 
-def _name(uri: str) -> str:
-    return uri.rstrip("/").rsplit("/", 1)[-1]
-
-
 def _thumbnail(annotations: VideoAnnotations, target: Path) -> str | None:
     """Draw the frame with the most persons (the earliest of those); None when it cannot be read."""
     if not len(annotations.frame_index):
@@ -93,7 +89,7 @@ def _summary_rows(summary: OutputSummary) -> list[tuple[str, str, str]]:
 
 
 def _video_section(output: str, video: dict[str, Any], images: Path, page_dir: Path) -> str:
-    video_id, name = video["video_id"], _name(video["uri"])
+    video_id, name = video["video_id"], file_name(video["uri"])
     annotations = VideoAnnotations.load(output, video_id)
     thumbnail = images / f"{video_id}_thumbnail.jpg"
     problem = _thumbnail(annotations, thumbnail)
@@ -133,7 +129,7 @@ def write_report(output: str, page: Path, max_videos: int) -> tuple[Path, int]:
         for t in summary.tables
     )
     failures = "\n".join(
-        f"<tr><td>{_e(_name(f['uri']))}</td><td>{_e(f['stage'])}</td><td>{_e(f['message'])}</td></tr>"
+        f"<tr><td>{_e(file_name(f['uri']))}</td><td>{_e(f['stage'])}</td><td>{_e(f['message'])}</td></tr>"
         for f in summary.failures
     )
     header = "<tr><th>file</th><th>stage</th><th>reason</th></tr>"
