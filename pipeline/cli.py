@@ -22,44 +22,22 @@ shows the traceback). Broken *videos* are not errors: they go to the ``failures`
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import os
 import sys
 import time
-from collections.abc import Callable, Sequence
-from typing import Any, NoReturn
+from collections.abc import Sequence
+from typing import NoReturn
 
 from posebeam.models.allocator import keep_freed_memory
 from posebeam.models.pose_backend import BackendUnavailable
-from posebeam.pipeline.align_command import (
-    add_evaluate_aligner_arguments,
-    add_train_aligner_arguments,
-    run_evaluate_aligner,
-    run_train_aligner,
-)
-from posebeam.pipeline.align_videos import add_align_arguments, run_align
-from posebeam.pipeline.inspect_command import add_inspect_arguments, run_inspect
 from posebeam.pipeline.isolation import NATIVE_LOGS_ENV
 from posebeam.pipeline.options import (
     add_aligner_arguments,
     add_classifier_arguments,
     add_extract_arguments,
     add_segmenter_arguments,
-)
-from posebeam.pipeline.render_command import add_render_arguments, run_render
-from posebeam.pipeline.report_command import add_report_arguments, run_report
-from posebeam.pipeline.segment_command import (
-    add_evaluate_segmenter_arguments,
-    add_train_segmenter_arguments,
-    run_evaluate_segmenter,
-    run_train_segmenter,
-)
-from posebeam.pipeline.synth_command import add_synth_arguments, run_synth
-from posebeam.pipeline.train_command import (
-    add_evaluate_arguments,
-    add_train_arguments,
-    run_evaluate,
-    run_train,
 )
 from posebeam.pipeline.usage import UsageError
 
@@ -72,7 +50,66 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
-def _parser() -> argparse.ArgumentParser:
+LAZY_COMMANDS: dict[tuple[str, str], tuple[str, str, str, str]] = {
+    ("train", "classifier"): (
+        "a PoseC3D or RGBPose-Conv3D action classifier on clip_labels",
+        "train_command", "add_train_arguments", "run_train",
+    ),
+    ("train", "segmenter"): (
+        "an action segmenter (per-frame heatmap CNN + MS-TCN++) on frame_labels_gt",
+        "segment_command", "add_train_segmenter_arguments", "run_train_segmenter",
+    ),
+    ("train", "aligner"): (
+        "a temporal aligner (space-time transformer on heatmaps), self-supervised on keypoints",
+        "align_command", "add_train_aligner_arguments", "run_train_aligner",
+    ),
+    ("evaluate", "classifier"): (
+        "top-1/top-5 with multi-clip x flip averaging",
+        "train_command", "add_evaluate_arguments", "run_evaluate",
+    ),
+    ("evaluate", "segmenter"): (
+        "frame accuracy, edit and F1@{10,25,50} of the model and the per-frame baseline",
+        "segment_command", "add_evaluate_segmenter_arguments", "run_evaluate_segmenter",
+    ),
+    ("evaluate", "aligner"): (
+        "phase classification, progression, Kendall's tau and AP@k of the aligner and a baseline",
+        "align_command", "add_evaluate_aligner_arguments", "run_evaluate_aligner",
+    ),
+    ("", "synth"): (
+        "generate synthetic keypoint videos with action, segment and phase labels",
+        "synth_command", "add_synth_arguments", "run_synth",
+    ),
+    ("", "align"): (
+        "match the frames of two tracked persons by DTW over their embeddings (table + PNG)",
+        "align_videos", "add_align_arguments", "run_align",
+    ),
+    ("", "render"): (
+        "the video with skeletons, boxes, person ids and labels drawn on it (.mp4)",
+        "render_command", "add_render_arguments", "run_render",
+    ),
+    ("", "inspect"): (
+        "what a run wrote: tables, videos and persons, failures by stage, label histograms",
+        "inspect_command", "add_inspect_arguments", "run_inspect",
+    ),
+    ("", "report"): (
+        "one static HTML page: run summary, failures, per video a thumbnail and a timeline",
+        "report_command", "add_report_arguments", "run_report",
+    ),
+}  # fmt: skip
+"""``(group, command)`` → ``(help, module under posebeam.pipeline, arguments function, handler)``.
+A command's module (several import torch, scipy or matplotlib) is imported only when that command
+runs, so ``posebeam extract``, ``inspect`` or ``--help`` start in a second or two, not six."""
+
+
+def _chosen_command(argv: Sequence[str]) -> list[str]:
+    """The command words of ``argv`` (``["train", "aligner"]``, ``["inspect", ...]``): its words
+    that are not options (the top level has only flags, so the first is the command)."""
+    return [word for word in argv if not word.startswith("-")][:2]
+
+
+def _parser(chosen: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The command line; with ``chosen`` (:func:`_chosen_command`), only that command's module is
+    imported and its arguments defined; without, every command's (the whole interface)."""
     parser = _Parser(prog="posebeam", description="Annotate video archives with human pose, on Apache Beam.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress and show tracebacks")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -105,61 +142,17 @@ def _parser() -> argparse.ArgumentParser:
     add_classifier_arguments(run, default="shipped")
     add_segmenter_arguments(run, default="shipped")
     add_aligner_arguments(run, default=None)
-    synth = commands.add_parser(
-        "synth",
-        help="generate synthetic keypoint videos with action, segment and phase labels",
-        description="Write OUTPUT/videos, OUTPUT/keypoints (as extract writes them) and the label tables "
-        "clip_labels, frame_labels_gt and phase_labels for procedurally animated people.",
-    )
-    add_synth_arguments(synth)
     train = commands.add_parser("train", help="train a model on keypoint and label tables")
     train_kinds = train.add_subparsers(dest="model", required=True, parser_class=_Parser)
-    classifier = train_kinds.add_parser(
-        "classifier", help="a PoseC3D or RGBPose-Conv3D action classifier on clip_labels"
-    )
-    add_train_arguments(classifier)
-    classifier.set_defaults(run=run_train)
-    segmenter = train_kinds.add_parser(
-        "segmenter", help="an action segmenter (per-frame heatmap CNN + MS-TCN++) on frame_labels_gt"
-    )
-    add_train_segmenter_arguments(segmenter)
-    segmenter.set_defaults(run=run_train_segmenter)
-    aligner = train_kinds.add_parser(
-        "aligner",
-        help="a temporal aligner (space-time transformer on heatmaps), self-supervised on keypoints",
-    )
-    add_train_aligner_arguments(aligner)
-    aligner.set_defaults(run=run_train_aligner)
     evaluate = commands.add_parser("evaluate", help="evaluate a trained model on labelled tables")
     evaluate_kinds = evaluate.add_subparsers(dest="model", required=True, parser_class=_Parser)
-    classifier = evaluate_kinds.add_parser("classifier", help="top-1/top-5 with multi-clip x flip averaging")
-    add_evaluate_arguments(classifier)
-    classifier.set_defaults(run=run_evaluate)
-    segmenter = evaluate_kinds.add_parser(
-        "segmenter", help="frame accuracy, edit and F1@{10,25,50} of the model and the per-frame baseline"
-    )
-    add_evaluate_segmenter_arguments(segmenter)
-    segmenter.set_defaults(run=run_evaluate_segmenter)
-    aligner = evaluate_kinds.add_parser(
-        "aligner",
-        help="phase classification, progression, Kendall's tau and AP@k of the aligner and a baseline",
-    )
-    add_evaluate_aligner_arguments(aligner)
-    aligner.set_defaults(run=run_evaluate_aligner)
-    simple: tuple[tuple[str, str, Callable[[argparse.ArgumentParser], None], Callable[..., Any]], ...] = (
-        ("align", "match the frames of two tracked persons by DTW over their embeddings (table + PNG)",
-         add_align_arguments, run_align),
-        ("render", "the video with skeletons, boxes, person ids and labels drawn on it (.mp4)",
-         add_render_arguments, run_render),
-        ("inspect", "what a run wrote: tables, videos and persons, failures by stage, label histograms",
-         add_inspect_arguments, run_inspect),
-        ("report", "one static HTML page: run summary, failures, per video a thumbnail and a timeline",
-         add_report_arguments, run_report),
-    )  # fmt: skip
-    for name, help_text, add_arguments, handler in simple:
-        command = commands.add_parser(name, help=help_text)
-        add_arguments(command)
-        command.set_defaults(run=handler)
+    groups = {"train": train_kinds, "evaluate": evaluate_kinds, "": commands}
+    for (group, name), (help_text, module, adder, handler) in LAZY_COMMANDS.items():
+        command = groups[group].add_parser(name, help=help_text)
+        if chosen is None or list(chosen[: 2 if group else 1]) == ([group, name] if group else [name]):
+            loaded = importlib.import_module(f"posebeam.pipeline.{module}")
+            getattr(loaded, adder)(command)
+            command.set_defaults(run=getattr(loaded, handler))
     sample = commands.add_parser("sample", help="download the sample street clip (vtest.avi) into FOLDER")
     sample.add_argument("folder", metavar="FOLDER")
     return parser
@@ -187,7 +180,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if "--" in argv:
         split = argv.index("--")
         argv, beam_args = argv[:split], argv[split + 1 :]
-    args = _parser().parse_args(argv)
+    args = _parser(_chosen_command(argv)).parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )
@@ -200,9 +193,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command in ("extract", "run"):
             _extract(args, beam_args)
-        elif args.command == "synth":
-            print(f"posebeam: {run_synth(args)}")
-        elif args.command in ("train", "evaluate", "align", "inspect", "render", "report"):
+        elif args.command in ("synth", "train", "evaluate", "align", "inspect", "render", "report"):
             message = args.run(args)  # None: the command printed its own output (e.g. --json)
             if message is not None:
                 print(f"posebeam: {message}")

@@ -24,7 +24,8 @@ from posebeam.models.pose_backend import BACKENDS
 from posebeam.pipeline.isolation import PROBE_ONLY, IsolatedPoseStage
 from posebeam.pipeline.pose_stage import ExtractConfig, StageCounts, StageError
 from posebeam.pipeline.progress import record_event
-from posebeam.pipeline.results_cache import ResultsCache, VideoResult
+from posebeam.pipeline.results_cache import ResultsCache
+from posebeam.pipeline.video_result import VideoResult
 from posebeam.pipeline.window_results import combine_windows
 from posebeam.storage.video import content_hash
 from posebeam.transforms.video_windows import TimeWindow, overlap_s, plan_windows

@@ -28,7 +28,10 @@ import apache_beam as beam
 from apache_beam.io.filesystem import FileMetadata
 from apache_beam.io.filesystems import FileSystems
 
+from posebeam.pipeline.extract import METRICS_NAMESPACE
+from posebeam.pipeline.progress import record_event
 from posebeam.pipeline.usage import UsageError
+from posebeam.schemas.records import failure_row
 from posebeam.storage.uris import is_local
 
 VIDEO_EXTENSIONS = frozenset(
@@ -207,6 +210,15 @@ def _one_per_file(
 
 
 REJECTED = "rejected"
+
+
+def unreadable_failure(path: str, reason: str, progress_dir: str | None = None) -> dict[str, object]:
+    """The ``failures`` row (stage ``read``) of an input rejected before decoding. It lives here,
+    not in :mod:`~posebeam.pipeline.run`, so that workers running the extract job never import
+    the model stages (and torch) that module wires in."""
+    beam.metrics.Metrics.counter(METRICS_NAMESPACE, "failures").inc()
+    record_event(progress_dir, inputs=1, failed=1)
+    return failure_row(path, "read", reason)
 
 
 class MatchInputs(beam.PTransform):

@@ -11,12 +11,11 @@ import argparse
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from posebeam.models.pose_backend import BACKENDS
 from posebeam.pipeline.clips import ClassifyConfig
-from posebeam.pipeline.embed import EmbedConfig, table_spec
 from posebeam.pipeline.pose_stage import ExtractConfig
-from posebeam.pipeline.segment import SegmentConfig
 from posebeam.pipeline.usage import (
     UsageError,
     bigquery_dataset,
@@ -25,6 +24,10 @@ from posebeam.pipeline.usage import (
     positive_float,
     positive_int,
 )
+
+if TYPE_CHECKING:  # the model stages import torch: only a job that runs one loads them
+    from posebeam.pipeline.embed import EmbedConfig
+    from posebeam.pipeline.segment import SegmentConfig
 
 DEFAULT_BACKEND = "movenet"
 
@@ -184,6 +187,7 @@ def check_model(value: str | None, role: str) -> str | None:
     from posebeam.models.checkpoints import UnsafeCheckpoint, verify_checkpoint
     from posebeam.models.classifier import load_classifier
     from posebeam.models.segment_track import load_segmenter
+    from posebeam.pipeline.embed import table_spec
     from posebeam.pipeline.model_weights import local_weights, weights_reference
 
     reference = weights_reference(role, value)
@@ -219,11 +223,15 @@ def _classify_config(args: argparse.Namespace) -> ClassifyConfig | None:
 
 
 def _segment_config(args: argparse.Namespace) -> SegmentConfig | None:
+    from posebeam.pipeline.segment import SegmentConfig
+
     weights = check_model(getattr(args, "segmenter", None), "segmenter")
     return None if weights is None else SegmentConfig(weights=weights)
 
 
 def _embed_config(args: argparse.Namespace) -> EmbedConfig | None:
+    from posebeam.pipeline.embed import EmbedConfig
+
     weights = check_model(getattr(args, "aligner", None), "aligner")
     return None if weights is None else EmbedConfig(weights=weights)
 

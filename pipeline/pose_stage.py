@@ -1,7 +1,7 @@
 """The pose stage's work on one video: decode → detect → pose → track, without Beam.
 
 :class:`PoseStage` owns a loaded backend and turns one input file into a
-:class:`~posebeam.pipeline.results_cache.VideoResult` (keypoints + ``videos`` row, or a
+:class:`~posebeam.pipeline.video_result.VideoResult` (keypoints + ``videos`` row, or a
 ``failures`` row) plus the counts the job reports. ``DecodeAndEstimatePoses`` runs it in a
 separate process (:mod:`posebeam.pipeline.isolation`), so that a native crash in a decoder or a
 model only fails that video.
@@ -17,7 +17,7 @@ import numpy as np
 
 from posebeam.models.pose_backend import PersonPose, PoseBackend
 from posebeam.pipeline.failure_messages import describe
-from posebeam.pipeline.results_cache import VideoResult
+from posebeam.pipeline.video_result import VideoResult
 from posebeam.schemas.records import failure_row, keypoints_table, video_row
 from posebeam.schemas.tables import NUM_KEYPOINT_VALUES
 from posebeam.storage.video import DecodedFrame, VideoReader, finite_or_none

@@ -17,6 +17,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import apache_beam as beam
 from apache_beam.io import fileio
@@ -30,36 +31,31 @@ from apache_beam.options.pipeline_options import (
 from apache_beam.runners.runner import PipelineResult, PipelineState
 
 from posebeam.models.pose_backend import check_backend
-from posebeam.pipeline.classify import ClassifyClips, ClassifyConfig
-from posebeam.pipeline.embed import EmbedConfig, EmbedForAlignment
 from posebeam.pipeline.extract import (
     FAILURES_TAG,
     METRICS_NAMESPACE,
     VIDEOS_TAG,
     DecodeAndEstimatePoses,
 )
-from posebeam.pipeline.inputs import REJECTED, MatchInputs, check_inputs, count_inputs
+from posebeam.pipeline.inputs import REJECTED, MatchInputs, check_inputs, count_inputs, unreadable_failure
 from posebeam.pipeline.options import JobConfig, boolean_values, job_config, module_parser
 from posebeam.pipeline.pose_stage import ExtractConfig
-from posebeam.pipeline.progress import ProgressBar, record_event
+from posebeam.pipeline.progress import ProgressBar
 from posebeam.pipeline.results_cache import cache_root
-from posebeam.pipeline.segment import SegmentActions, SegmentConfig
 from posebeam.pipeline.usage import check_output_folder, check_reachable, is_local_runner
 from posebeam.pipeline.write_tables import WriteBigQueryTables, WriteTables
-from posebeam.schemas.records import failure_row
 from posebeam.storage.parquet_tables import read_table
 from posebeam.storage.uris import is_local
+
+if TYPE_CHECKING:  # the model stages import torch: an ``extract`` job (and its workers) never does
+    from posebeam.pipeline.clips import ClassifyConfig
+    from posebeam.pipeline.embed import EmbedConfig
+    from posebeam.pipeline.segment import SegmentConfig
 
 log = logging.getLogger(__name__)
 
 LOCAL_RUNNER = "FnApiRunner"
 """Default runner: in-process, offline. (The plain DirectRunner tries to download Prism.)"""
-
-
-def _unreadable_failure(path: str, reason: str, progress_dir: str | None = None) -> dict[str, object]:
-    beam.metrics.Metrics.counter(METRICS_NAMESPACE, "failures").inc()
-    record_event(progress_dir, inputs=1, failed=1)
-    return failure_row(path, "read", reason)
 
 
 def build(
@@ -77,20 +73,26 @@ def build(
     matched = p | "MatchInputs" >> MatchInputs(input_arg)
     files = matched.files | "OpenInputs" >> fileio.ReadMatches(skip_directories=False)
     unreadable = matched[REJECTED] | "RejectUnreadable" >> beam.MapTuple(
-        _unreadable_failure, progress_dir=config.progress_dir
+        unreadable_failure, progress_dir=config.progress_dir
     )
     poses = files | "DecodeAndEstimatePoses" >> DecodeAndEstimatePoses(config)
     tables = {"videos": poses[VIDEOS_TAG], "keypoints": poses["keypoints"]}
     failures = [poses[FAILURES_TAG], unreadable]
     if classify is not None:
+        from posebeam.pipeline.classify import ClassifyClips
+
         classified = poses["keypoints"] | "ClassifyClips" >> ClassifyClips(classify, videos=tables["videos"])
         tables["clip_predictions"] = classified["clip_predictions"]
         failures.append(classified["failures"])
     if segment is not None:
+        from posebeam.pipeline.segment import SegmentActions
+
         segmented = poses["keypoints"] | "SegmentActions" >> SegmentActions(segment, videos=tables["videos"])
         tables["frame_labels"], tables["segments"] = segmented["frame_labels"], segmented["segments"]
         failures.append(segmented["failures"])
     if embed is not None:
+        from posebeam.pipeline.embed import EmbedForAlignment
+
         embedded = poses["keypoints"] | "EmbedForAlignment" >> EmbedForAlignment(
             embed, videos=tables["videos"]
         )

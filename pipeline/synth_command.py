@@ -36,6 +36,10 @@ def _size(text: str) -> tuple[int, int]:
 
 def add_synth_arguments(parser: argparse.ArgumentParser) -> None:
     """The arguments of ``posebeam synth``."""
+    parser.description = (
+        "Write OUTPUT/videos, OUTPUT/keypoints (as extract writes them) and the label tables "
+        "clip_labels, frame_labels_gt and phase_labels for procedurally animated people."
+    )
     parser.add_argument("output", metavar="OUTPUT", help="local output folder (a rerun replaces its tables)")
     parser.add_argument(
         "--videos", type=positive_int, default=100, help="videos to generate (default: %(default)s)"

@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from posebeam.pipeline.pose_stage import StageError
-from posebeam.pipeline.results_cache import VideoResult
+from posebeam.pipeline.video_result import VideoResult
 from posebeam.schemas.tables import KEYPOINT_ROWS
 from posebeam.storage.video import NoFramesDecoded
 from posebeam.transforms.video_windows import TimeWindow, TrackedRows, stitch_person_ids

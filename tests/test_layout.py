@@ -166,3 +166,25 @@ def test_every_command_line_flag_is_spelled_out_in_the_code() -> None:
     flags = _flags(_parser()) | _flags(module_parser())
     assert len(flags) > 40
     assert sorted(flag for flag in flags if f'"{flag}"' not in source and flag != "--help") == []
+
+
+def _imported_after(modules: list[str]) -> set[str]:
+    code = "import sys\n" + "".join(f"import {m}\n" for m in modules) + "print(' '.join(sys.modules))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return set(done.stdout.split())
+
+
+def test_an_extract_job_never_imports_the_model_stack() -> None:
+    """The CLI, the extract job and its workers (which import the modules of the graph's functions)
+    start without torch, and the isolated pose child without Beam: seconds on every job's start."""
+    job = _imported_after(
+        [
+            "posebeam.pipeline.cli",
+            "posebeam.pipeline.run",
+            "posebeam.pipeline.extract",
+            "posebeam.pipeline.inputs",
+        ]
+    )
+    assert "posebeam.pipeline.extract" in job and "torch" not in job and "scipy.stats" not in job
+    child = _imported_after(["posebeam.pipeline.isolation"])
+    assert "posebeam.pipeline.pose_stage" in child and "apache_beam" not in child
