@@ -132,7 +132,8 @@ def _parser(chosen: Sequence[str] | None = None) -> argparse.ArgumentParser:
         description="Everything extract does, then ClassifyClips writes OUTPUT/clip_predictions with "
         "the shipped Pose-SlowOnly (or --classifier WEIGHTS; 'none' skips it) and SegmentActions "
         "writes OUTPUT/frame_labels and OUTPUT/segments with the shipped heatmap MS-TCN++ segmenter "
-        "(or --segmenter WEIGHTS; 'none' skips it).",
+        "(or --segmenter WEIGHTS; 'none' skips it), and EmbedForAlignment writes OUTPUT/embeddings with "
+        "the shipped preview aligner (or --aligner WEIGHTS; 'none' skips it).",
     )
     run.add_argument(
         "input", metavar="INPUT", help="folder, glob, or text file of video URIs (local or gs://)"
@@ -141,7 +142,7 @@ def _parser(chosen: Sequence[str] | None = None) -> argparse.ArgumentParser:
     add_extract_arguments(run)
     add_classifier_arguments(run, default="shipped")
     add_segmenter_arguments(run, default="shipped")
-    add_aligner_arguments(run, default=None)
+    add_aligner_arguments(run, default="shipped")
     train = commands.add_parser("train", help="train a model on keypoint and label tables")
     train_kinds = train.add_subparsers(dest="model", required=True, parser_class=_Parser)
     evaluate = commands.add_parser("evaluate", help="evaluate a trained model on labelled tables")

@@ -177,7 +177,8 @@ class PoseStage:
         skipped = info.packets_skipped - (skipped_before or 0)
         counts.decode_errors += skipped
         counts.frames = processed  # the window's own frames: its warm-up is the previous window's
-        counts.person_frames = int(np.count_nonzero(np.asarray(rows.timestamp_s) >= window.start_s))
+        own_rows = window.reports(np.asarray(rows.timestamp_s))  # not the warm-up's rows
+        counts.person_frames = int(np.count_nonzero(own_rows))
         row = video_row(
             video_id=video_id,
             uri=uri,
@@ -192,8 +193,8 @@ class PoseStage:
             packets_skipped=skipped,
             backend=self._backend.name,
             backend_version=self._backend.version,
-            persons_found=len(set(rows.person_id)),
-            person_frames=len(rows.person_id),
+            persons_found=len(set(np.asarray(rows.person_id)[own_rows].tolist())),
+            person_frames=counts.person_frames,
         )
         return rows.table(video_id, info.width, info.height), row, tuple(info.errors)
 

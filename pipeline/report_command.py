@@ -77,11 +77,11 @@ def _summary_rows(summary: OutputSummary) -> list[tuple[str, str, str]]:
     persons = sum(int(v["persons_found"]) for v in summary.videos)
     frames = sum(int(v["frames_processed"]) for v in summary.videos)
     person_frames = sum(int(v["person_frames"]) for v in summary.videos)
-    inputs = len(summary.videos) + len({f["uri"] for f in summary.failures})
+    failed = len({f["uri"] for f in summary.failures})
     return [
-        ("count-inputs", "inputs", f"{inputs:,}"),
+        ("count-inputs", "inputs", f"{len(summary.videos) + failed:,}"),
         ("count-videos", "videos done", f"{len(summary.videos):,}"),
-        ("count-failures", "inputs failed", f"{len({f['uri'] for f in summary.failures}):,}"),
+        ("count-failures", "inputs failed", f"{failed:,}"),
         ("count-persons", "persons (tracks)", f"{persons:,}"),
         ("count-frames", "frames processed", f"{frames:,}"),
         ("count-person-frames", "person-frames", f"{person_frames:,}"),
