@@ -78,7 +78,9 @@ class MoveNetBackend:
             distant walkers low (on the sample clip only 0.6 boxes per frame score 0.4 or more,
             4.6 score 0.1 or more); the tracker starts tracks only from boxes scoring 0.25 or more
             and uses the weaker ones to continue them (``transforms/tracking.py``).
-        threads: onnxruntime threads per network (1: Beam runs one worker per core).
+        threads: onnxruntime threads per network, and OpenCV's (1: Beam runs one worker per core;
+            OpenCV's default, a thread per core, made two workers' pose children spend 15 % more
+            CPU per frame on 2 cores, ``benchmarks/scale.py``).
     """
 
     name = "movenet"
@@ -86,6 +88,7 @@ class MoveNetBackend:
 
     def __init__(self, input_side: int = 512, min_box_score: float = 0.1, threads: int = 1) -> None:
         cv2, onnxruntime = _import_runtime()
+        cv2.setNumThreads(threads)
         self._cv2 = cv2
         self.version = check_available()
         options = onnxruntime.SessionOptions()
