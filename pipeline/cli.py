@@ -150,12 +150,14 @@ def _parser(chosen: Sequence[str] | None = None) -> argparse.ArgumentParser:
     groups = {"train": train_kinds, "evaluate": evaluate_kinds, "": commands}
     for (group, name), (help_text, module, adder, handler) in LAZY_COMMANDS.items():
         command = groups[group].add_parser(name, help=help_text)
-        if chosen is None or list(chosen[: 2 if group else 1]) == ([group, name] if group else [name]):
+        words = [group, name] if group else [name]
+        if chosen is None or list(chosen[: len(words)]) == words:
             loaded = importlib.import_module(f"posebeam.pipeline.{module}")
             getattr(loaded, adder)(command)
             command.set_defaults(run=getattr(loaded, handler))
     sample = commands.add_parser("sample", help="download the sample street clip (vtest.avi) into FOLDER")
     sample.add_argument("folder", metavar="FOLDER")
+    sample.set_defaults(run=_sample)
     return parser
 
 
@@ -194,12 +196,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command in ("extract", "run"):
             _extract(args, beam_args)
-        elif args.command in ("synth", "train", "evaluate", "align", "inspect", "render", "report"):
+        else:
             message = args.run(args)  # None: the command printed its own output (e.g. --json)
             if message is not None:
                 print(f"posebeam: {message}")
-        else:
-            _sample(args)
     except (UsageError, BackendUnavailable) as err:
         print(f"posebeam: error: {err}", file=sys.stderr)
         return EXIT_USAGE
