@@ -28,8 +28,8 @@ import numpy as np
 from segmenter_dropout import drop_fraction, dropout_rates, rate_rows
 
 from posebeam.models.aligner import embed_track, load_aligner
-from posebeam.training.alignment_units import evaluate_units, phase_units, track_actions
-from posebeam.training.datasets import FrameSequence, load_frame_sequences
+from posebeam.training.alignment_units import Repetitions, evaluate_units, load_repetitions
+from posebeam.training.datasets import FrameSequence
 from posebeam.training.train_classifier import device
 from posebeam.transforms.track_coordinates import hip_torso_coordinates
 
@@ -40,8 +40,8 @@ SHOWN = {"kendalls_tau": "tau", "progression": "prog", "classification@1.0": "cl
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Both representations scored at every rate; the JSON object the script prints."""
     model, spec, _ = load_aligner(args.weights, device=str(device()))
-    sequences, names = load_frame_sequences(args.test, args.test, table="phase_labels")
-    units = phase_units(sequences, names, track_actions(args.test))
+    data = load_repetitions(args.test)
+    sequences, units = data.sequences, data.units
 
     def aligner(s: FrameSequence) -> np.ndarray:
         return embed_track(model, s.keypoints, s.scores, spec)
@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     for percent in args.rates:
         dropped = [drop_fraction(s, k, percent / 100) for s, k in zip(sequences, keys, strict=True)]
         for name, embed in zip(MODELS, (aligner, baseline), strict=True):
-            scores = cast(dict[str, float], evaluate_units(embed, dropped, units, args.seed))
+            scores = cast(dict[str, float], evaluate_units(embed, Repetitions(dropped, units), args.seed))
             actions = int(scores["actions"])
             results[name][f"{percent:g}"] = {key: round(float(scores[key]), 3) for key in SHOWN}
     return {

@@ -79,6 +79,12 @@ def add_evaluate_aligner_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "data", metavar="TABLES", help="folder with keypoints, phase_labels and frame_labels_gt tables"
     )
+    parser.add_argument(
+        "--train-data", dest="train_data", metavar="TABLES", default=None,
+        help="fit the readouts (SVC, regressions) on these tables' repetitions, e.g. the aligner's own "
+        "training videos, as the reference protocol fits them on a dataset's train split, and score every "
+        "repetition of TABLES (default: split TABLES' repetitions by video, half for each)",
+    )  # fmt: skip
     parser.add_argument("--seed", type=non_negative_int, default=0, help="the split of units (default: 0)")
     parser.add_argument(
         "--json", action="store_true",
@@ -91,8 +97,10 @@ def run_evaluate_aligner(args: argparse.Namespace) -> str | None:
     from posebeam.training.train_aligner import evaluate
 
     check_exists(args.data, "TABLES")
+    if args.train_data is not None:
+        check_exists(args.train_data, "--train-data")
     try:
-        scores = evaluate(args.weights, args.data, args.seed)
+        scores = evaluate(args.weights, args.data, args.seed, args.train_data)
     except (UnsafeCheckpoint, ValueError) as err:  # not an aligner; tables without repetitions to score
         raise UsageError(str(err).splitlines()[0]) from None
     if args.json:

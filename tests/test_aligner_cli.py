@@ -69,3 +69,22 @@ def test_usage_errors_are_one_line(trained: tuple[Path, Path], capsys: pytest.Ca
     assert_one_line_usage_error(
         ["evaluate", "aligner", str(SHIPPED_SEGMENTER), str(data)], "is not an aligner", capsys
     )
+
+
+def test_evaluate_can_fit_the_readouts_on_the_training_videos(
+    trained: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--train-data``: the readouts learn from other tables (the reference protocol's train split)
+    and every held-out repetition is scored, so the scores differ from a split of the held-out ones."""
+    data, weights = trained
+    capsys.readouterr()
+    assert main(["evaluate", "aligner", str(weights), str(data), "--json"]) == 0
+    halves = json.loads(capsys.readouterr().out)
+    argv = ["evaluate", "aligner", str(weights), str(data), "--train-data", str(data.parent / "train")]
+    assert main([*argv, "--json"]) == 0
+    fit_on_train = json.loads(capsys.readouterr().out)
+    assert set(fit_on_train["aligner"]) >= METRICS and fit_on_train["aligner"]["actions"] >= 1
+    assert fit_on_train["baseline"]["progression"] != halves["baseline"]["progression"]
+    assert_one_line_usage_error(
+        [*argv[:4], "--train-data", "NOWHERE"], "--train-data NOWHERE does not exist", capsys
+    )

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from posebeam.models.alignment import evaluate_alignment
-from posebeam.training.datasets import FrameSequence, read_labels
+from posebeam.training.datasets import FrameSequence, load_frame_sequences, read_labels
 from posebeam.training.splits import split_by_group
 
 
@@ -43,6 +43,7 @@ class PhaseUnit:
     start: int
     end: int
     phases: np.ndarray
+    pattern: tuple[str, ...] = ()
 
 
 def track_actions(data: str) -> dict[tuple[str, int], str]:
@@ -70,9 +71,12 @@ def _repetitions(sequence: FrameSequence) -> list[tuple[int, int]]:
 
 
 def phase_units(
-    sequences: Sequence[FrameSequence], phase_names: Sequence[str], actions: dict[tuple[str, int], str]
-) -> dict[str, list[PhaseUnit]]:
-    """Every action's units with its most common phase pattern (module doc)."""
+    sequences: Sequence[FrameSequence], phase_names: Sequence[str], actions: dict[tuple[str, int], str],
+    patterns: dict[str, tuple[str, ...]] | None = None,
+) -> dict[str, list[PhaseUnit]]:  # fmt: skip
+    """Every action's units with its most common phase pattern (module doc), or with the pattern
+    ``patterns`` gives it (another dataset's, so that its units and these have the same phases;
+    actions missing from ``patterns`` are left out)."""
     candidates: dict[str, list[tuple[tuple[str, ...], PhaseUnit]]] = {}
     for index, sequence in enumerate(sequences):
         action = actions.get((sequence.video_id, sequence.person_id))
@@ -82,43 +86,75 @@ def phase_units(
             names = np.asarray(phase_names, dtype=object)[sequence.labels[start:end]]
             run = np.r_[0, np.cumsum(names[1:] != names[:-1])]
             pattern = tuple(names[np.r_[True, names[1:] != names[:-1]]])
-            unit = PhaseUnit(sequence.video_id, action, index, start, end, run.astype(np.int64))
+            unit = PhaseUnit(sequence.video_id, action, index, start, end, run.astype(np.int64), pattern)
             candidates.setdefault(action, []).append((pattern, unit))
     units = {}
     for action, found in sorted(candidates.items()):
         counts = Counter(pattern for pattern, _ in found)
-        best = max(sorted(counts), key=lambda p: counts[p])
+        if patterns is None:
+            best = max(sorted(counts), key=lambda p: counts[p])
+        elif action in patterns:
+            best = patterns[action]
+        else:
+            continue
         units[action] = [unit for pattern, unit in found if pattern == best]
     return units
 
 
+@dataclass(frozen=True)
+class Repetitions:
+    """A dataset's tracks and their units per action (:func:`load_repetitions`)."""
+
+    sequences: Sequence[FrameSequence]
+    units: dict[str, list[PhaseUnit]]
+
+
+def load_repetitions(data: str, patterns_of: Repetitions | None = None) -> Repetitions:
+    """``data``'s tracks (keypoints with ``phase_labels``) and units, each action's with its most
+    common pattern or, given ``patterns_of``, with that dataset's pattern for the action."""
+    sequences, names = load_frame_sequences(data, data, table="phase_labels")
+    patterns = None
+    if patterns_of is not None:
+        patterns = {action: found[0].pattern for action, found in patterns_of.units.items() if found}
+    return Repetitions(sequences, phase_units(sequences, names, track_actions(data), patterns))
+
+
 def evaluate_units(
-    embed: Callable[[FrameSequence], np.ndarray], sequences: Sequence[FrameSequence],
-    units: dict[str, list[PhaseUnit]], seed: int = 0,
+    embed: Callable[[FrameSequence], np.ndarray], data: Repetitions, seed: int = 0,
+    training: Repetitions | None = None,
 ) -> dict[str, object]:  # fmt: skip
-    """The protocol's metrics per action and their mean over the actions scored (module doc)."""
-    embedded: dict[int, np.ndarray] = {}
+    """The protocol's metrics per action and their mean over the actions scored (module doc).
+
+    Without ``training``, each action's units of ``data`` are split by video (a seeded half for
+    validation). With it (e.g. the aligner's own training videos, as TCC, LAV and CASA fit their
+    readouts on a dataset's train split), every unit of ``data`` is validation and the readouts are
+    fit on ``training``'s units of the same action (``data`` loaded with ``patterns_of=training``).
+    """
+    embedded: dict[tuple[int, int], np.ndarray] = {}
+
+    def cut(source: Repetitions, chosen: list[PhaseUnit]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        for u in chosen:
+            if (id(source), u.sequence) not in embedded:
+                embedded[id(source), u.sequence] = embed(source.sequences[u.sequence])
+        return [embedded[id(source), u.sequence][u.start : u.end] for u in chosen], [u.phases for u in chosen]
+
     per_action: dict[str, dict[str, float]] = {}
     skipped: dict[str, str] = {}
-    for action, found in units.items():
-        val_mask = (
-            split_by_group([u.video_id for u in found], 0.5, seed) if len(found) > 1 else np.zeros(1, bool)
-        )
-        train = [u for u, v in zip(found, val_mask, strict=True) if not v]
-        val = [u for u, v in zip(found, val_mask, strict=True) if v]
+    for action, found in data.units.items():
+        if training is None:
+            val_mask = split_by_group([u.video_id for u in found], 0.5, seed) if len(found) > 1 else [False]
+            train = [u for u, v in zip(found, val_mask, strict=True) if not v]
+            val = [u for u, v in zip(found, val_mask, strict=True) if v]
+        else:
+            train, val = training.units.get(action, []), found
         if len(val) < 2 or not train:
             skipped[action] = f"{len(train)} training and {len(val)} validation units"
             continue
-        for unit in found:
-            if unit.sequence not in embedded:
-                embedded[unit.sequence] = embed(sequences[unit.sequence])
-
-        def cut(chosen: list[PhaseUnit]) -> tuple[list[np.ndarray], list[np.ndarray]]:
-            return [embedded[u.sequence][u.start : u.end] for u in chosen], [u.phases for u in chosen]
-
-        num_phases = int(max(int(u.phases.max()) for u in found)) + 1
+        num_phases = int(max(int(u.phases.max()) for u in (*train, *val))) + 1
         try:
-            per_action[action] = evaluate_alignment(*cut(train), *cut(val), num_phases=num_phases)
+            per_action[action] = evaluate_alignment(
+                *cut(training or data, train), *cut(data, val), num_phases=num_phases
+            )
         except ValueError as err:  # e.g. units shorter than AP@15's neighbours
             skipped[action] = str(err)
     if not per_action:

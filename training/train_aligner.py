@@ -34,8 +34,8 @@ from posebeam.models.aligner import (
 )
 from posebeam.models.checkpoints import save_checkpoint
 from posebeam.schemas.layouts import COCO17
-from posebeam.training.alignment_units import evaluate_units, phase_units, track_actions
-from posebeam.training.datasets import frame_rate, load_frame_sequences, load_tracks
+from posebeam.training.alignment_units import evaluate_units, load_repetitions
+from posebeam.training.datasets import frame_rate, load_tracks
 from posebeam.training.progress import Progress
 from posebeam.training.train_classifier import device
 from posebeam.transforms.alignment_views import AlignerSpec, AlignmentAugmentation, augmented_copy
@@ -171,21 +171,24 @@ def load_track_arrays(data: str, min_frames: int = 8) -> list[TrackArrays]:
 
 
 def alignment_scores(
-    model: SpaceTimeAligner | None, spec: AlignerSpec, data: str, seed: int
+    model: SpaceTimeAligner | None, spec: AlignerSpec, data: str, seed: int, train_data: str | None = None
 ) -> dict[str, Any]:  # fmt: skip
     """The protocol on ``data``'s repetitions (:mod:`~posebeam.training.alignment_units`) for the
-    aligner's embeddings (``aligner``) and hip-centred, torso-scaled keypoints (``baseline``)."""
-    sequences, names = load_frame_sequences(data, data, table="phase_labels")
-    units = phase_units(sequences, names, track_actions(data))
+    aligner's embeddings (``aligner``) and hip-centred, torso-scaled keypoints (``baseline``); with
+    ``train_data``, the readouts are fit on its repetitions and every unit of ``data`` is scored."""
+    training = load_repetitions(train_data) if train_data is not None else None
+    repetitions = load_repetitions(data, patterns_of=training)
     scores: dict[str, Any] = {}
     if model is not None:
         model.eval()
         scores["aligner"] = evaluate_units(
-            lambda s: embed_track(model, s.keypoints, s.scores, spec), sequences, units, seed
+            lambda s: embed_track(model, s.keypoints, s.scores, spec), repetitions, seed, training
         )
     scores["baseline"] = evaluate_units(
-        lambda s: hip_torso_coordinates(s.keypoints, s.scores), sequences, units, seed
+        lambda s: hip_torso_coordinates(s.keypoints, s.scores), repetitions, seed, training
     )
+    if train_data is not None:
+        scores = {name: {**found, "readouts_fit_on": train_data} for name, found in scores.items()}
     return scores
 
 
@@ -220,7 +223,8 @@ def train(
     return save_checkpoint(model.state_dict(), output / f"{ARCHITECTURE}.safetensors", card)
 
 
-def evaluate(weights: str, data: str, seed: int = 0) -> dict[str, Any]:
-    """``{"aligner": ..., "baseline": ...}``: the protocol's scores on ``data``'s repetitions."""
+def evaluate(weights: str, data: str, seed: int = 0, train_data: str | None = None) -> dict[str, Any]:
+    """``{"aligner": ..., "baseline": ...}``: the protocol's scores on ``data``'s repetitions, the
+    readouts fit on ``train_data``'s when given (:func:`alignment_scores`)."""
     model, spec, _ = load_aligner(weights, device=str(device()))
-    return alignment_scores(model, spec, data, seed)
+    return alignment_scores(model, spec, data, seed, train_data)
