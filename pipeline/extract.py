@@ -21,7 +21,7 @@ import apache_beam as beam
 from apache_beam.io.fileio import ReadableFile
 
 from posebeam.models.pose_backend import BACKENDS
-from posebeam.pipeline.isolation import PROBE_ONLY, IsolatedPoseStage
+from posebeam.pipeline.isolation import PROBE_ONLY, IsolatedPoseStage, discard_spare, prestart
 from posebeam.pipeline.pose_stage import ExtractConfig, StageCounts, StageError
 from posebeam.pipeline.progress import record_event
 from posebeam.pipeline.results_cache import ResultsCache
@@ -82,15 +82,18 @@ class PlanWindowsFn(beam.DoFn):
 
     def setup(self) -> None:
         self._probe = IsolatedPoseStage(self._config, PROBE_ONLY)  # its child starts on first use
+        if not self._config.resume:  # (a resumed run may find every window in its cache)
+            prestart(self._config, BACKENDS[self._config.backend])  # the pose stage's, loading meanwhile
 
     def finish_bundle(self) -> None:
-        # The child (a Python with PyAV and Beam's file systems, ~250 MB) is not kept beside the
-        # pose children while they work: a later bundle starts a new one.
-        self.teardown()
-
-    def teardown(self) -> None:
+        # The probe child (a Python with PyAV, ~250 MB) is not kept beside the pose children while
+        # they work: a later bundle starts a new one.
         if self._probe is not None:
             self._probe.close()
+
+    def teardown(self) -> None:
+        self.finish_bundle()
+        discard_spare(self._config, BACKENDS[self._config.backend])  # when no pose stage took it
 
     def process(
         self, element: tuple[str, Iterable[str]]

@@ -25,6 +25,7 @@ import logging
 import os
 import subprocess
 import sys
+import threading
 from typing import IO, Any
 
 from posebeam.pipeline.failure_messages import crash_reason
@@ -70,16 +71,8 @@ class IsolatedPoseStage:
         self._child: subprocess.Popen[bytes] | None = None
 
     def _start(self) -> subprocess.Popen[bytes]:
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
-        child = subprocess.Popen(
-            [sys.executable, "-m", "posebeam.pipeline.isolation"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            env=env,
-        )
-        assert child.stdin is not None and child.stdout is not None
-        child.stdin.write(_config_json(self._config, self._factory).encode() + b"\n")
-        child.stdin.flush()
+        child = _take_spare(self._config, self._factory) or _spawn(self._config, self._factory)
+        assert child.stdout is not None
         ready = child.stdout.readline()
         if not ready:
             status = child.wait()
@@ -131,15 +124,62 @@ class IsolatedPoseStage:
 
     def close(self) -> None:
         child, self._child = self._child, None
-        if child is None:
-            return
-        assert child.stdin is not None
-        try:
-            child.stdin.close()
-            child.wait(timeout=10)
-        except (OSError, subprocess.TimeoutExpired):
-            child.kill()
-            child.wait()
+        if child is not None:
+            _close_child(child)
+
+
+_SPARES: dict[str, subprocess.Popen[bytes]] = {}
+"""Children started ahead of need (:func:`prestart`), by their config line; at most one each."""
+_SPARES_LOCK = threading.Lock()
+
+
+def _spawn(config: ExtractConfig, factory: str) -> subprocess.Popen[bytes]:
+    """A new child, sent its config: it loads its backend and then says it is ready."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    child = subprocess.Popen(
+        [sys.executable, "-m", "posebeam.pipeline.isolation"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        env=env,
+    )
+    assert child.stdin is not None
+    child.stdin.write(_config_json(config, factory).encode() + b"\n")
+    child.stdin.flush()
+    return child
+
+
+def prestart(config: ExtractConfig, factory: str) -> None:
+    """Start a child for ``config`` and ``factory`` now, without waiting for it: the next
+    :class:`IsolatedPoseStage` of the same config in this process takes it over. Window planning
+    calls this, so that the pose stage's backend loads while durations are read and the runner moves
+    to the next stage (about a second off every job's start, per worker)."""
+    key = _config_json(config, factory)
+    with _SPARES_LOCK:
+        if key not in _SPARES or _SPARES[key].poll() is not None:
+            _SPARES[key] = _spawn(config, factory)
+
+
+def discard_spare(config: ExtractConfig, factory: str) -> None:
+    """Stop the child :func:`prestart` started, when no stage took it."""
+    spare = _take_spare(config, factory)
+    if spare is not None:
+        _close_child(spare)
+
+
+def _take_spare(config: ExtractConfig, factory: str) -> subprocess.Popen[bytes] | None:
+    with _SPARES_LOCK:
+        spare = _SPARES.pop(_config_json(config, factory), None)
+    return spare if spare is not None and spare.poll() is None else None
+
+
+def _close_child(child: subprocess.Popen[bytes]) -> None:
+    assert child.stdin is not None
+    try:
+        child.stdin.close()
+        child.wait(timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        child.kill()
+        child.wait()
 
 
 def _open_video(uri: str) -> IO[bytes]:

@@ -176,7 +176,7 @@ def _imported_after(modules: list[str]) -> set[str]:
 
 def test_an_extract_job_never_imports_the_model_stack() -> None:
     """The CLI, the extract job and its workers (which import the modules of the graph's functions)
-    start without torch, and the isolated pose child without Beam: seconds on every job's start."""
+    start without torch or SciPy, and the isolated pose child without Beam: seconds on every job's start."""
     job = _imported_after(
         [
             "posebeam.pipeline.cli",
@@ -186,5 +186,6 @@ def test_an_extract_job_never_imports_the_model_stack() -> None:
         ]
     )
     assert "posebeam.pipeline.extract" in job and "torch" not in job and "scipy.stats" not in job
+    assert "scipy.optimize" not in job  # tracking and stitching import it where they run (0.5 s)
     child = _imported_after(["posebeam.pipeline.isolation"])
     assert "posebeam.pipeline.pose_stage" in child and "apache_beam" not in child

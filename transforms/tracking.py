@@ -29,7 +29,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from posebeam.transforms.boxes import iou_matrix
 
@@ -59,6 +58,8 @@ def _assign(predicted: np.ndarray, boxes: np.ndarray, min_iou: float) -> list[tu
     """``(track row, box row)`` pairs of the best total IoU, each at least ``min_iou``."""
     if not len(predicted) or not len(boxes):
         return []
+    from scipy.optimize import linear_sum_assignment  # here: SciPy's import (0.5 s) is the child's alone
+
     iou = iou_matrix(predicted, boxes)
     rows, cols = linear_sum_assignment(-iou)
     return [(int(r), int(c)) for r, c in zip(rows, cols, strict=True) if iou[r, c] >= min_iou]

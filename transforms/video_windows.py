@@ -16,7 +16,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 MIN_OVERLAP_S = 2.0
 OVERLAP_FRAMES = 4
@@ -104,6 +103,8 @@ def _first_seen_order(rows: TrackedRows, mask: np.ndarray) -> list[int]:
 def stitch_person_ids(windows: Sequence[TimeWindow], rows: Sequence[TrackedRows]) -> list[np.ndarray]:
     """Per window (in order), the video-wide ``person_id`` of each of its rows; -1 for rows it does
     not report (its warm-up). New persons are numbered in order of first appearance from 0."""
+    from scipy.optimize import linear_sum_assignment  # here: Beam workers that never stitch skip SciPy
+
     next_id = 0
     stitched: list[np.ndarray] = []
     previous: dict[tuple[int, bytes], int] = {}  # the previous window's reported rows → video-wide id
