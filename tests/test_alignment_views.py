@@ -7,7 +7,13 @@ from dataclasses import replace
 import numpy as np
 
 from posebeam.schemas.layouts import COCO17
-from posebeam.transforms.alignment_views import AlignmentAugmentation, augmented_copy, track_centre_and_size
+from posebeam.transforms.alignment_views import (
+    LIMB_CHAINS,
+    AlignmentAugmentation,
+    augmented_copy,
+    limbs_scaled,
+    track_centre_and_size,
+)
 
 NONE = AlignmentAugmentation(
     min_crop=1,
@@ -88,3 +94,29 @@ def test_a_track_of_one_or_two_frames_keeps_them() -> None:
     for seed in range(5):
         copy = augmented_copy(keypoints, scores, np.random.default_rng(seed), AlignmentAugmentation())
         assert copy.match.tolist() == [0, 1]
+
+
+def test_limbs_scale_segment_by_segment_from_the_body_out() -> None:
+    xy = np.zeros((1, 17, 2))
+    xy[0, [5, 7, 9]] = [[0, 0], [0, 10], [0, 20]]  # left arm: shoulder, elbow, wrist
+    xy[0, [12, 14, 16]] = [[5, 0], [5, -10], [5, -20]]  # right leg: hip, knee, ankle
+    scores = np.ones((1, 17))
+    scaled = limbs_scaled(xy, scores, np.array([[2.0, 0.5], [1.5, 1.0]]))
+    np.testing.assert_allclose(scaled[0, [5, 7, 9]], [[0, 0], [0, 20], [0, 25]])
+    np.testing.assert_allclose(scaled[0, [12, 14, 16]], [[5, 0], [5, -15], [5, -25]])
+    scores[0, 7] = 0  # a missing elbow: the wrist stays where it was
+    np.testing.assert_allclose(limbs_scaled(xy, scores, np.array([[2.0, 0.5], [1, 1]]))[0, 9], [0, 20])
+
+
+def test_body_and_aspect_change_proportions_not_the_correspondence() -> None:
+    keypoints, scores = _track()
+    copy = augmented_copy(
+        keypoints, scores, np.random.default_rng(3), replace(NONE, limb_scale=0.3, aspect=0.4)
+    )
+    assert copy.match.tolist() == list(range(40)) and (copy.scores == scores).all()
+    unchanged = [j for j in range(17) if j not in {joint for chain in LIMB_CHAINS for joint in chain[1:]}]
+    centre = np.median(keypoints.reshape(-1, 2), axis=0)
+    ratio = (copy.keypoints[:, unchanged, 0] - centre[0]) / (keypoints[:, unchanged, 0] - centre[0])
+    assert np.allclose(ratio, ratio.flat[0], atol=1e-3) and not np.isclose(ratio.flat[0], 1.0)  # x only
+    np.testing.assert_allclose(copy.keypoints[:, unchanged, 1], keypoints[:, unchanged, 1], atol=1e-3)
+    assert not np.allclose(copy.keypoints[:, 9], keypoints[:, 9], atol=1.0)  # a wrist moved

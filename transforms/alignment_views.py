@@ -19,13 +19,19 @@ heatmaps are rendered (cheap, and exact about which frame is which), in this ord
    ``shift`` × the track's size in x and y, about the track's centre (the median of its joints);
 6. *keypoint dropout*: each present joint of each frame missing (score 0) with probability
    ``joint_drop``;
-7. *noise*: Gaussian jitter of ``noise`` × the track's size on every present joint.
+7. *noise*: Gaussian jitter of ``noise`` × the track's size on every present joint;
+8. *body* (off by default): each arm and leg segment (upper arm, forearm, thigh, shin; left and
+   right alike) lengthened or shortened by a factor ``U(1 − limb_scale, 1 + limb_scale)`` along its
+   kinematic chain from the shoulder or hip, as another person's proportions;
+9. *aspect* (off by default): x scaled by ``exp(U(−aspect, aspect))`` about the track's centre, as
+   a camera seeing the body more from the side foreshortens its width.
 
 The track's size is the median over frames of the larger extent of its present joints.
 """
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -95,6 +101,12 @@ class AlignmentAugmentation:
     shift: float = 0.1
     joint_drop: float = 0.1
     noise: float = 0.02
+    limb_scale: float = 0.0
+    aspect: float = 0.0
+
+
+LIMB_CHAINS = ((5, 7, 9), (6, 8, 10), (11, 13, 15), (12, 14, 16))
+"""COCO-17's arms and legs from the body out: (shoulder, elbow, wrist) and (hip, knee, ankle)."""
 
 
 class AugmentedCopy(NamedTuple):
@@ -141,6 +153,10 @@ def augmented_copy(
     xy = xy @ rotation.T * rng.uniform(*a.scale) + rng.uniform(-a.shift, a.shift, 2) * size + centre
     score[rng.random(score.shape) < a.joint_drop] = 0.0
     xy = xy + rng.normal(0.0, a.noise * size, xy.shape) if a.noise > 0 else xy
+    if a.limb_scale > 0:
+        xy = limbs_scaled(xy, score, rng.uniform(1 - a.limb_scale, 1 + a.limb_scale, (2, 2)))
+    if a.aspect > 0:
+        xy[..., 0] = centre[0] + (xy[..., 0] - centre[0]) * float(np.exp(rng.uniform(-a.aspect, a.aspect)))
     xy[score < EPS] = 0.0
     return AugmentedCopy(xy.astype(np.float32), score, np.rint(times).astype(np.int64))
 
@@ -169,3 +185,17 @@ def _resampled(keypoints: np.ndarray, scores: np.ndarray, times: np.ndarray) -> 
                   keypoints[nearest])  # fmt: skip
     score = np.where(both, (1 - w) * scores[lo] + w * scores[hi], scores[nearest]).astype(np.float32)
     return xy, score
+
+
+def limbs_scaled(xy: np.ndarray, scores: np.ndarray, factors: np.ndarray) -> np.ndarray:
+    """``xy`` ``(T, 17, 2)`` with each arm's segments scaled by ``factors[0]`` (upper arm, forearm)
+    and each leg's by ``factors[1]`` (thigh, shin), joint by joint from the shoulder or hip out; a
+    joint whose parent is missing keeps its place, and so moves with nothing."""
+    out = xy.copy()
+    present = scores >= EPS
+    for chain_index, chain in enumerate(LIMB_CHAINS):
+        for segment, (parent, child) in enumerate(itertools.pairwise(chain)):
+            both = present[:, parent] & present[:, child]
+            moved = out[:, parent] + factors[chain_index // 2, segment] * (xy[:, child] - xy[:, parent])
+            out[:, child] = np.where(both[:, None], moved, out[:, child])
+    return out
