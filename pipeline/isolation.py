@@ -14,6 +14,9 @@ true}`` once its backend is loaded; then per video window the parent sends ``{"u
 bytes of the result (:func:`~posebeam.pipeline.video_result.result_to_bytes`); asked ``{"uri",
 "probe": true}`` it answers ``{"duration_s": …, "size": 0}`` (planning windows opens the file in a
 child too). Frames never leave the child.
+
+Window planning also starts the pose stage's child ahead of need (:func:`prestart`): its backend
+loads while the planner reads durations and the runner moves on, and the pose stage takes it over.
 """
 
 from __future__ import annotations
