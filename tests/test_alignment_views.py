@@ -25,6 +25,8 @@ NONE = AlignmentAugmentation(
     shift=0,
     joint_drop=0,
     noise=0,
+    limb_scale=0,
+    aspect=0,
 )
 
 

@@ -20,10 +20,10 @@ heatmaps are rendered (cheap, and exact about which frame is which), in this ord
 6. *keypoint dropout*: each present joint of each frame missing (score 0) with probability
    ``joint_drop``;
 7. *noise*: Gaussian jitter of ``noise`` × the track's size on every present joint;
-8. *body* (off by default): each arm and leg segment (upper arm, forearm, thigh, shin; left and
+8. *body*: each arm and leg segment (upper arm, forearm, thigh, shin; left and
    right alike) lengthened or shortened by a factor ``U(1 − limb_scale, 1 + limb_scale)`` along its
    kinematic chain from the shoulder or hip, as another person's proportions;
-9. *aspect* (off by default): x scaled by ``exp(U(−aspect, aspect))`` about the track's centre, as
+9. *aspect*: x scaled by ``exp(U(−aspect, aspect))`` about the track's centre, as
    a camera seeing the body more from the side foreshortens its width.
 
 The track's size is the median over frames of the larger extent of its present joints.
@@ -88,8 +88,9 @@ class AlignerSpec(CardSpec):
 @dataclass(frozen=True)
 class AlignmentAugmentation:
     """The copy's augmentations (module doc); ``min_crop=1``, ``speed=(1, 1)``, ``scale=(1, 1)`` and
-    zeros leave it unchanged. ``position_jitter`` acts in training on both sequences: each one's
-    temporal code starts at a random position in ``[0, position_jitter]``, drawn independently."""
+    zeros everywhere else leave it unchanged. ``position_jitter`` acts in training on both
+    sequences: each one's temporal code starts at a random position in ``[0, position_jitter]``,
+    drawn independently."""
 
     position_jitter: int = 192
     min_crop: float = 0.6
@@ -101,8 +102,8 @@ class AlignmentAugmentation:
     shift: float = 0.1
     joint_drop: float = 0.1
     noise: float = 0.02
-    limb_scale: float = 0.0
-    aspect: float = 0.0
+    limb_scale: float = 0.2
+    aspect: float = 0.3
 
 
 LIMB_CHAINS = ((5, 7, 9), (6, 8, 10), (11, 13, 15), (12, 14, 16))
