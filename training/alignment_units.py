@@ -153,7 +153,7 @@ def evaluate_units(
         num_phases = int(max(int(u.phases.max()) for u in (*train, *val))) + 1
         try:
             per_action[action] = evaluate_alignment(
-                *cut(training or data, train), *cut(data, val), num_phases=num_phases
+                *cut(data if training is None else training, train), *cut(data, val), num_phases=num_phases
             )
         except ValueError as err:  # e.g. units shorter than AP@15's neighbours
             skipped[action] = str(err)
