@@ -27,23 +27,12 @@ import numpy as np
 
 from posebeam.models.aligner import embed_track, load_aligner
 from posebeam.models.alignment import dtw_path, first_matches
-from posebeam.training.alignment_units import PhaseUnit, phase_units, track_actions
+from posebeam.training.alignment_units import PhaseUnit, boundary_errors, phase_units, track_actions
 from posebeam.training.datasets import FrameSequence, load_frame_sequences
 from posebeam.training.train_classifier import device
 from posebeam.transforms.track_coordinates import hip_torso_coordinates
 
 METHODS = ("aligner", "baseline", "uniform")
-
-
-def boundary_errors(unit_a: PhaseUnit, unit_b: PhaseUnit, matched: np.ndarray) -> list[int]:
-    """For each phase start of ``unit_a`` (after its first frame) whose phase also starts in
-    ``unit_b``, the distance in frames from ``matched[t]`` (A's frame t → a frame of B) to it."""
-    starts_b = {int(unit_b.phases[t]): int(t) for t in np.flatnonzero(np.diff(unit_b.phases)) + 1}
-    return [
-        abs(int(matched[t]) - starts_b[int(unit_a.phases[t])])
-        for t in np.flatnonzero(np.diff(unit_a.phases)) + 1
-        if int(unit_a.phases[t]) in starts_b
-    ]
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from posebeam.models.aligner import SHIPPED_ALIGNER, embed_track, load_aligner
 from posebeam.pipeline.align_videos import auto_stride, frame_span
 from posebeam.pipeline.cli import EXIT_USAGE, main
 from posebeam.schemas.tables import EMBEDDINGS
-from posebeam.training.alignment_units import PhaseUnit, phase_units, track_actions
+from posebeam.training.alignment_units import PhaseUnit, boundary_errors, phase_units, track_actions
 from posebeam.training.datasets import FrameSequence, load_frame_sequences
 
 
@@ -54,13 +54,17 @@ def _jumps(
     return [(sequences[unit.sequence], unit) for unit in first.values()]
 
 
+def _span(sequence: FrameSequence, unit: PhaseUnit) -> str:
+    """``--frames-a/-b`` for ``unit``'s frames of ``sequence``'s track."""
+    return f"{sequence.start_frame + unit.start}:{sequence.start_frame + unit.end}"
+
+
 def test_two_executions_get_a_monotone_path_a_table_and_a_figure(
     run_output: tuple[Path, list[FrameSequence], list[str]], tmp_path: Path
 ) -> None:
     data, sequences, phases = run_output
     (a, unit_a), (b, unit_b) = _jumps(data, sequences, phases)[:2]
-    span_a = f"{a.start_frame + unit_a.start}:{a.start_frame + unit_a.end}"
-    span_b = f"{b.start_frame + unit_b.start}:{b.start_frame + unit_b.end}"
+    span_a, span_b = _span(a, unit_a), _span(b, unit_b)
     figure = tmp_path / "figures" / "jump.png"
     argv = ["align", str(data), a.video_id, b.video_id, "--person-a", str(a.person_id), "-o", str(figure)]
     assert main([*argv, "--frames-a", span_a, "--frames-b", span_b]) == 0
@@ -89,28 +93,10 @@ def test_phase_boundaries_of_two_executions_land_within_a_few_frames(
     (a, unit_a), (b, unit_b) = _jumps(data, sequences, phases)[:2]
     figure = tmp_path / "jump.png"
     argv = ["align", str(data), a.video_id, b.video_id, "--person-a", str(a.person_id), "-o", str(figure)]
-    span_a = f"{a.start_frame + unit_a.start}:{a.start_frame + unit_a.end}"
-    assert (
-        main(
-            [
-                *argv,
-                "--frames-a",
-                span_a,
-                "--frames-b",
-                f"{b.start_frame + unit_b.start}:{b.start_frame + unit_b.end}",
-            ]
-        )
-        == 0
-    )
+    assert main([*argv, "--frames-a", _span(a, unit_a), "--frames-b", _span(b, unit_b)]) == 0
     with figure.with_suffix(".csv").open() as handle:
         matched = np.array([int(r["frame_b"]) for r in csv.DictReader(handle)])
-    starts_b = {
-        int(unit_b.phases[t]): b.start_frame + unit_b.start + t
-        for t in np.flatnonzero(np.diff(unit_b.phases)) + 1
-    }
-    errors = [
-        abs(matched[t] - starts_b[int(unit_a.phases[t])]) for t in np.flatnonzero(np.diff(unit_a.phases)) + 1
-    ]
+    errors = boundary_errors(unit_a, unit_b, matched - (b.start_frame + unit_b.start))
     assert len(errors) == 6 and max(errors) <= 3, errors
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from posebeam.models.aligner import SHIPPED_ALIGNER
 from posebeam.pipeline.cli import main as posebeam
-from posebeam.training.alignment_units import PhaseUnit
+from posebeam.training.alignment_units import PhaseUnit, boundary_errors
 from posebeam.training.train_aligner import evaluate
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
@@ -32,7 +32,7 @@ def test_a_boundary_error_is_the_distance_to_where_the_phase_starts_in_b() -> No
     a = PhaseUnit("a", "x", 0, 0, 6, np.array([0, 0, 1, 1, 2, 2]))
     b = PhaseUnit("b", "x", 1, 0, 8, np.array([0, 1, 1, 1, 1, 2, 2, 2]))
     matched = np.array([0, 0, 2, 3, 4, 7])  # A's phase 1 starts at 2 -> B's 2 (starts at 1); 2 at 4 -> 4 (5)
-    assert align_boundaries.boundary_errors(a, b, matched) == [1, 1]
+    assert boundary_errors(a, b, matched) == [1, 1]
 
 
 def test_the_dropout_benchmark_at_zero_is_the_evaluation_and_runs_every_rate(

@@ -101,6 +101,17 @@ def phase_units(
     return units
 
 
+def boundary_errors(unit_a: PhaseUnit, unit_b: PhaseUnit, matched: np.ndarray) -> list[int]:
+    """For each phase start of ``unit_a`` (after its first frame) whose phase also starts in
+    ``unit_b``, the distance in frames from ``matched[t]`` (A's frame t → a frame of B) to it."""
+    starts_b = {int(unit_b.phases[t]): int(t) for t in np.flatnonzero(np.diff(unit_b.phases)) + 1}
+    return [
+        abs(int(matched[t]) - starts_b[int(unit_a.phases[t])])
+        for t in np.flatnonzero(np.diff(unit_a.phases)) + 1
+        if int(unit_a.phases[t]) in starts_b
+    ]
+
+
 @dataclass(frozen=True)
 class Repetitions:
     """A dataset's tracks and their units per action (:func:`load_repetitions`)."""
