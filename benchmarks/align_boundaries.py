@@ -4,11 +4,13 @@
 held-out repetitions (the units of ``posebeam evaluate aligner``), how far apart the path puts the
 starts of the same phase: for random pairs of units of one action from different videos, each
 phase start t of A is matched to the first frame of B on the path (LAV's rule), and the error is its
-distance in frames to where that phase starts in B. Three ways of aligning, side by side:
+distance in frames to where that phase starts in B. Five ways of aligning, side by side:
 
 - aligner: DTW over the checkpoint's embeddings (``--weights``), computed over whole tracks and cut
-  to the units, as ``posebeam run`` + ``posebeam align --frames-a/--frames-b`` do;
-- baseline: DTW over hip-centred, torso-scaled keypoints with confidences;
+  to the units, each unit z-normalised, as ``posebeam run`` + ``posebeam align --frames-a/--frames-b``
+  do; aligner_raw: the same without z-normalising;
+- baseline: DTW over hip-centred, torso-scaled keypoints with confidences, z-normalised;
+  baseline_raw: without;
 - uniform: no features, A's time stretched linearly onto B's (synthetic executions of one capture
   differ mostly by a uniform speed, so this is the bar for these data).
 
@@ -26,13 +28,13 @@ from typing import Any
 import numpy as np
 
 from posebeam.models.aligner import embed_track, load_aligner
-from posebeam.models.alignment import dtw_path, first_matches
+from posebeam.models.alignment import dtw_path, first_matches, z_normalised
 from posebeam.training.alignment_units import PhaseUnit, boundary_errors, phase_units, track_actions
 from posebeam.training.datasets import FrameSequence, load_frame_sequences
 from posebeam.training.train_classifier import device
 from posebeam.transforms.track_coordinates import hip_torso_coordinates
 
-METHODS = ("aligner", "baseline", "uniform")
+METHODS = ("aligner", "aligner_raw", "baseline", "baseline_raw", "uniform")
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -62,8 +64,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         errors: dict[str, list[int]] = {m: [] for m in METHODS}
         for a, b in (pairs[i] for i in chosen):
             for method in ("aligner", "baseline"):
-                _, path = dtw_path(features(method, a), features(method, b))
+                first, second = features(method, a), features(method, b)
+                _, path = dtw_path(z_normalised(first), z_normalised(second))
                 errors[method] += boundary_errors(a, b, first_matches(path))
+                _, path = dtw_path(first, second)
+                errors[f"{method}_raw"] += boundary_errors(a, b, first_matches(path))
             length_a, length_b = a.end - a.start, b.end - b.start
             stretched = np.rint(np.arange(length_a) * (length_b - 1) / max(length_a - 1, 1))
             errors["uniform"] += boundary_errors(a, b, stretched)

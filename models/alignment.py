@@ -225,6 +225,20 @@ def retrieval_ap(val: Sequence[np.ndarray], val_phases: Sequence[np.ndarray], k:
     return _retrieval_precisions(val, val_phases, [k])[k]
 
 
+def z_normalised(embeddings: np.ndarray) -> np.ndarray:
+    """Each dimension of one sequence ``(T, D)`` shifted to mean 0 and scaled to standard deviation 1
+    over its frames (a constant dimension becomes 0), the usual step before DTW on time series.
+
+    Executions by other people, cameras and speeds differ by an offset of the whole sequence in
+    embedding space; removing it lets DTW match the motion (``benchmarks/align_boundaries.py``).
+    """
+    values = np.asarray(embeddings, dtype=np.float64)
+    if values.ndim != 2:
+        raise ValueError(f"embeddings must be (T, D), got shape {values.shape}")
+    spread = values.std(axis=0)
+    return (values - values.mean(axis=0)) / np.where(spread > 1e-8, spread, 1.0)
+
+
 def dtw_path(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, list[tuple[int, int]]]:
     """The ``(Ta, Tb)`` squared-Euclidean cost matrix and the DTW path from (0, 0) to (Ta-1, Tb-1).
 

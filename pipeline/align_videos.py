@@ -1,8 +1,9 @@
 """``posebeam align OUTPUT VIDEO_A VIDEO_B -o FILE.png``: the frame-to-frame correspondence of two
 tracked persons by dynamic time warping over their ``embeddings`` rows.
 
-As LAV's ``visualize_alignment.py`` (github.com/trquhuytin/LAV-CVPR21): both tracks' embeddings
-subsampled with one stride, plain DTW on the squared-Euclidean cost
+As LAV's ``visualize_alignment.py`` (github.com/trquhuytin/LAV-CVPR21), with each track's
+embeddings z-normalised first (:func:`~posebeam.models.alignment.z_normalised`): both subsampled
+with one stride, plain DTW on the squared-Euclidean cost
 (:func:`~posebeam.models.alignment.dtw_path`), and for each frame of A the first frame of B the path
 matches it to. Writes that table as ``FILE.csv`` (``frame_a``, ``frame_b``: frame numbers of the
 videos) and ``FILE.png``: the cost matrix with the path and four matched skeleton pairs.
@@ -20,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from posebeam.figures.alignment_figure import MatchedPose, draw_alignment
-from posebeam.models.alignment import dtw_path, first_matches
+from posebeam.models.alignment import dtw_path, first_matches, z_normalised
 from posebeam.pipeline.segment_command import check_exists
 from posebeam.pipeline.usage import UsageError, non_negative_int, positive_int
 from posebeam.schemas.layouts import COCO17
@@ -138,8 +139,8 @@ def run_align(args: argparse.Namespace) -> str:
     stride = args.stride or auto_stride(rows_a.num_rows, rows_b.num_rows)
     frames_a = rows_a.column("frame_index").to_numpy()[::stride]
     frames_b = rows_b.column("frame_index").to_numpy()[::stride]
-    a = np.asarray(rows_a.column("embedding").to_pylist(), dtype=np.float32)[::stride]
-    b = np.asarray(rows_b.column("embedding").to_pylist(), dtype=np.float32)[::stride]
+    a = z_normalised(np.asarray(rows_a.column("embedding").to_pylist(), dtype=np.float32))[::stride]
+    b = z_normalised(np.asarray(rows_b.column("embedding").to_pylist(), dtype=np.float32))[::stride]
     cost, path = dtw_path(a, b)
     matched = frames_b[first_matches(path)]
     table = args.figure.with_suffix(".csv")

@@ -47,10 +47,11 @@ def test_the_dropout_benchmark_at_zero_is_the_evaluation_and_runs_every_rate(
     assert result["baseline"]["50"] != result["baseline"]["0"]
 
 
-def test_the_boundary_benchmark_scores_the_three_ways(
+def test_the_boundary_benchmark_scores_each_way_of_aligning(
     repetitions: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     align_boundaries.main([str(repetitions), "--weights", str(SHIPPED_ALIGNER), "--pairs", "5", "--json"])
     result = json.loads(capsys.readouterr().out)
-    assert set(result["all"]) == {"aligner", "baseline", "uniform"}
+    assert set(result["all"]) == {"aligner", "aligner_raw", "baseline", "baseline_raw", "uniform"}
+    assert len({result["all"][m]["boundaries"] for m in result["all"]}) == 1  # the same pairs
     assert all(result["all"][m]["boundaries"] > 0 for m in result["all"])

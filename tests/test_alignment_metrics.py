@@ -18,6 +18,7 @@ from posebeam.models.alignment import (
     phase_progression,
     progression_targets,
     retrieval_ap,
+    z_normalised,
 )
 
 
@@ -262,6 +263,27 @@ def test_dtw_matches_the_plain_recurrence() -> None:
         for j in range(11):
             total[i + 1, j + 1] = cost[i, j] + min(total[i, j], total[i, j + 1], total[i + 1, j])
     assert sum(cost[i, j] for i, j in path) == pytest.approx(total[-1, -1])
+
+
+def test_z_normalised_gives_each_dimension_mean_0_and_deviation_1() -> None:
+    values = np.array([[1.0, 5.0, 2.0], [3.0, 5.0, 4.0], [5.0, 5.0, 9.0]])
+    normal = z_normalised(values)
+    spread = math.sqrt(8 / 3)  # population deviation of 1, 3, 5
+    assert normal[:, 0] == pytest.approx([-2 / spread, 0.0, 2 / spread])
+    assert normal[:, 1].tolist() == [0.0, 0.0, 0.0]  # a constant dimension
+    assert normal.mean(axis=0) == pytest.approx(0.0, abs=1e-12)
+    assert normal[:, [0, 2]].std(axis=0) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match=r"\(T, D\)"):
+        z_normalised(np.zeros(4))
+
+
+def test_z_normalising_lets_dtw_match_a_shifted_and_scaled_execution() -> None:
+    """The drift z-normalising removes: B is A time-stretched, offset and rescaled as a whole.
+    Raw DTW matches all of A to B's first frames; on z-normalised sequences the path is the stretch."""
+    a = np.stack([np.sin(np.linspace(0, 3, 10)), np.linspace(0, 1, 10) ** 2], axis=1)
+    b = 0.5 * np.repeat(a, 2, axis=0) - 4.0
+    assert first_matches(dtw_path(a, b)[1]).tolist() != list(range(0, 20, 2))
+    assert first_matches(dtw_path(z_normalised(a), z_normalised(b))[1]).tolist() == list(range(0, 20, 2))
 
 
 # ---------------------------------------------------------------- all together and bad inputs
