@@ -161,7 +161,8 @@ class StitchWindowsFn(beam.DoFn):
     """``(video_id, [(uris, window, result)])`` → one keypoints table (main), and per uri a ``videos``
     or ``failures`` row (tagged)."""
 
-    def __init__(self) -> None:
+    def __init__(self, high_score: float) -> None:
+        self._high_score = high_score  # the tracker's confident score, for provisional tracks
         counter = beam.metrics.Metrics.counter
         self._videos = counter(METRICS_NAMESPACE, "videos")
         self._failed = counter(METRICS_NAMESPACE, "failures")
@@ -172,7 +173,8 @@ class StitchWindowsFn(beam.DoFn):
     ) -> Iterator[Any]:
         video_id, windows = element[0], list(element[1])
         uris = windows[0][0]
-        result = combine_windows(uris[0], video_id, [(window, result) for _, window, result in windows])
+        pairs = [(window, result) for _, window, result in windows]
+        result = combine_windows(uris[0], video_id, pairs, self._high_score)
         if result.failure is None:
             yield result.keypoints  # once per content, whatever the number of copies
         for uri in uris:
@@ -218,7 +220,9 @@ class DecodeAndEstimatePoses(beam.PTransform):
             | "DecodeDetectPoseTrack" >> beam.ParDo(DecodeAndEstimatePosesFn(self._config))
             | "GatherWindows" >> beam.GroupByKey()
             | "StitchWindows"
-            >> beam.ParDo(StitchWindowsFn()).with_outputs(VIDEOS_TAG, FAILURES_TAG, main="keypoints")
+            >> beam.ParDo(StitchWindowsFn(self._config.track_high_score)).with_outputs(
+                VIDEOS_TAG, FAILURES_TAG, main="keypoints"
+            )
         )
         failures = (hashed[FAILURES_TAG], poses[FAILURES_TAG]) | "ExtractFailures" >> beam.Flatten()
         return {"keypoints": poses["keypoints"], VIDEOS_TAG: poses[VIDEOS_TAG], FAILURES_TAG: failures}

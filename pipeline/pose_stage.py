@@ -18,8 +18,8 @@ import numpy as np
 from posebeam.models.pose_backend import PersonPose, PoseBackend
 from posebeam.pipeline.failure_messages import describe
 from posebeam.pipeline.video_result import VideoResult
-from posebeam.schemas.records import failure_row, keypoints_table, video_row
-from posebeam.schemas.tables import NUM_KEYPOINT_VALUES
+from posebeam.schemas.records import failure_row, keypoints_table, quantise, video_row
+from posebeam.schemas.tables import CONFIDENCE_STEP, NUM_KEYPOINT_VALUES
 from posebeam.storage.video import DecodedFrame, VideoReader, finite_or_none
 from posebeam.transforms.sampling import FpsSampler
 from posebeam.transforms.tracking import PersonTracker
@@ -164,7 +164,7 @@ class PoseStage:
                         batch.append(frame)
                         processed += int(reported)
                     if len(batch) == config.batch_size:
-                        self._estimate(batch, reader, tracker, rows)
+                        self._estimate(batch, reader, tracker, rows, window.start_s)
                         batch = []
             except StageError:
                 raise
@@ -172,7 +172,7 @@ class PoseStage:
                 reader.info.packets_skipped += 1
                 log.warning("%s: decoding stopped early: %s", uri, err)
             if batch:
-                self._estimate(batch, reader, tracker, rows)
+                self._estimate(batch, reader, tracker, rows, window.start_s)
         info = reader.info
         skipped = info.packets_skipped - (skipped_before or 0)
         counts.decode_errors += skipped
@@ -204,7 +204,10 @@ class PoseStage:
         reader: VideoReader,
         tracker: PersonTracker,
         rows: _PoseAccumulator,
+        start_s: float,
     ) -> None:
+        """Poses and tracks of ``batch``; frames before ``start_s`` warm the tracker up and may start
+        provisional tracks on weak boxes (:meth:`PersonTracker.update`)."""
         try:
             per_frame = self._backend.estimate([frame.rgb for frame in batch])
         except Exception as err:
@@ -213,7 +216,9 @@ class PoseStage:
         for frame, poses in zip(batch, per_frame, strict=True):
             poses = [pose.in_frame(1.0 / reader.scale, width, height) for pose in poses]
             boxes = np.array([pose.bbox for pose in poses]).reshape(-1, 4)
-            ids = tracker.update(boxes, frame.timestamp_s, np.array([pose.bbox_score for pose in poses]))
+            # the stored score (percent): a row's bbox_score says whether the tracker found it confident
+            scores = quantise(np.array([pose.bbox_score for pose in poses]), CONFIDENCE_STEP)
+            ids = tracker.update(boxes, frame.timestamp_s, scores, start_weak=frame.timestamp_s < start_s)
             kept = [
                 (pid, pose) for pid, pose in zip(ids, poses, strict=True) if pid >= 0
             ]  # -1: weak, untracked

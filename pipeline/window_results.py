@@ -34,6 +34,7 @@ def _tracked_rows(table: pa.Table) -> TrackedRows:
         timestamp_s=table.column("timestamp_s").to_numpy(),
         person_id=table.column("person_id").to_numpy(),
         bbox=bbox.reshape(-1, 4),
+        bbox_score=table.column("bbox_score").to_numpy(),
     )
 
 
@@ -44,9 +45,13 @@ def _named_failure(window: TimeWindow, failure: dict[str, Any]) -> dict[str, Any
 
 
 def combine_windows(
-    uri: str, video_id: str, results: Sequence[tuple[TimeWindow, VideoResult]]
+    uri: str,
+    video_id: str,
+    results: Sequence[tuple[TimeWindow, VideoResult]],
+    high_score: float,
 ) -> VideoResult:
-    """The video's result from all its windows' results (any order)."""
+    """The video's result from all its windows' results (any order); ``high_score``: the tracker's
+    confident detection score (``ExtractConfig.track_high_score``)."""
     ordered = sorted(results, key=lambda pair: pair[0].index)
     windows = [window for window, _ in ordered]
     if [w.index for w in windows] != list(range(windows[0].count)):
@@ -64,7 +69,7 @@ def combine_windows(
         result.keypoints if result.keypoints is not None else KEYPOINT_ROWS.empty_table()
         for _, result in ordered
     ]
-    person_ids = stitch_person_ids(windows, [_tracked_rows(table) for table in tables])
+    person_ids = stitch_person_ids(windows, [_tracked_rows(table) for table in tables], high_score)
     kept = []
     for table, ids in zip(tables, person_ids, strict=True):
         reported = ids >= 0

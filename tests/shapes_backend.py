@@ -1,7 +1,9 @@
 """A deterministic test backend: every bright box of a synthetic video is one "person".
 
 It finds connected bright regions (``scipy.ndimage.label``) and places 17 keypoints on a fixed
-grid inside each box, confidence 1. Registered as backend ``shapes`` by ``conftest.py``.
+grid inside each box, confidence 1. A box scores 1 (a confident detection) unless it is dim
+(its brightest pixel under :data:`CONFIDENT_INTENSITY`): 0.15, a weak detection. Registered as
+backend ``shapes`` by ``conftest.py``.
 """
 
 from __future__ import annotations
@@ -40,6 +42,9 @@ RELATIVE_JOINTS = np.array(
 )
 
 
+CONFIDENT_INTENSITY = 200
+
+
 class ShapesBackend:
     name = "shapes"
     version = "test"
@@ -54,14 +59,17 @@ class ShapesBackend:
         time.sleep(self._delay_s * len(frames))
         out = []
         for frame in frames:
-            labels, _ = ndimage.label(frame.mean(axis=2) > self._threshold)
+            gray = frame.mean(axis=2)
+            labels, _ = ndimage.label(gray > self._threshold)
             poses = []
-            for rows, cols in ndimage.find_objects(labels):
+            for label, (rows, cols) in enumerate(ndimage.find_objects(labels), start=1):
                 box = np.array([cols.start, rows.start, cols.stop, rows.stop], dtype=np.float32)
                 size = box[2:] - box[:2]
                 xy = box[:2] + RELATIVE_JOINTS * size
                 keypoints = np.concatenate([xy, np.ones((17, 1))], axis=1).astype(np.float32)
-                poses.append(PersonPose(box, 1.0, keypoints))
+                intensity = gray[rows, cols][labels[rows, cols] == label].max()
+                score = 1.0 if intensity >= CONFIDENT_INTENSITY else 0.15
+                poses.append(PersonPose(box, score, keypoints))
             out.append(poses)
         return out
 

@@ -10,6 +10,9 @@ import numpy as np
 
 BOX_W, BOX_H = 24, 48
 BACKGROUND = 16
+BRIGHT, DIM = 235, 165
+"""Box intensities: the ``shapes`` backend scores a bright box as a confident detection, a dim one
+as a weak detection."""
 
 
 def box_positions(frame: int, num_boxes: int, width: int, height: int) -> list[tuple[int, int]]:
@@ -22,10 +25,14 @@ def box_positions(frame: int, num_boxes: int, width: int, height: int) -> list[t
     return positions
 
 
-def frame_image(frame: int, num_boxes: int, width: int, height: int) -> np.ndarray:
+def frame_image(
+    frame: int, num_boxes: int, width: int, height: int, dim_from: int | None = None
+) -> np.ndarray:
+    """Boxes on a dark background; the first box is dim from frame ``dim_from`` on."""
     image = np.full((height, width, 3), BACKGROUND, dtype=np.uint8)
-    for x, y in box_positions(frame, num_boxes, width, height):
-        image[y : y + BOX_H, x : x + BOX_W] = 235
+    for b, (x, y) in enumerate(box_positions(frame, num_boxes, width, height)):
+        dim = b == 0 and dim_from is not None and frame >= dim_from
+        image[y : y + BOX_H, x : x + BOX_W] = DIM if dim else BRIGHT
     return image
 
 
@@ -41,8 +48,10 @@ def write_video(
     gop: int = 6,
     pts: list[int] | None = None,
     time_base: Fraction | None = None,
+    dim_from: int | None = None,
 ) -> Path:
-    """Encode ``frames`` frames of moving boxes; the container comes from the file extension.
+    """Encode ``frames`` frames of moving boxes; the container comes from the file extension; the
+    first box is dim from frame ``dim_from`` on.
 
     ``pts`` (in ``time_base`` units, default ``1 / fps``) gives irregular presentation times
     (variable frame rate); by default frame ``i`` is shown at ``i / fps``.
@@ -55,7 +64,8 @@ def write_video(
         stream.codec_context.gop_size = gop
         stream.time_base = stream.codec_context.time_base = time_base
         for i, t in enumerate(pts if pts is not None else range(frames)):
-            frame = av.VideoFrame.from_ndarray(frame_image(i, num_boxes, width, height), format="rgb24")
+            image = frame_image(i, num_boxes, width, height, dim_from)
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
             frame.pts = t
             for packet in stream.encode(frame):
                 container.mux(packet)

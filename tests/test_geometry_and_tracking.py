@@ -127,3 +127,12 @@ def test_an_occluded_walker_is_found_again_further_along_the_path() -> None:
 def test_a_weak_detection_never_starts_a_track() -> None:
     tracker = PersonTracker(high_score=0.4)
     assert tracker.update(np.array([_box(0), _box(100)]), 0.0, np.array([0.9, 0.2])).tolist() == [0, -1]
+
+
+def test_while_warming_up_a_weak_detection_starts_a_provisional_track() -> None:
+    tracker = PersonTracker(high_score=0.4)
+    ids = tracker.update(np.array([_box(0), _box(100)]), 0.0, np.array([0.9, 0.2]), start_weak=True)
+    assert ids.tolist() == [0, 1]
+    later = tracker.update(np.array([_box(2), _box(102)]), 0.1, np.array([0.9, 0.2]))  # warmed up
+    assert later.tolist() == [0, 1]  # the weak walker keeps the provisional track
+    assert tracker.update(np.array([_box(300)]), 0.2, np.array([0.2])).tolist() == [-1]

@@ -47,9 +47,12 @@ def test_the_overlap_spans_the_tracker_gap_and_several_sampled_frames() -> None:
     assert overlap_s(1.0, 0.5) == 8.0  # four frames at 0.5 fps
 
 
-def _rows(frames: list[int], ids: list[int], xs: list[float], fps: float = 1.0) -> TrackedRows:
+def _rows(
+    frames: list[int], ids: list[int], xs: list[float], scores: list[float] | None = None
+) -> TrackedRows:
     boxes = np.array([[x, 0.0, x + 10.0, 20.0] for x in xs])
-    return TrackedRows(np.array(frames), np.array(frames) / fps, np.array(ids), boxes)
+    score = None if scores is None else np.array(scores)
+    return TrackedRows(np.array(frames), np.array(frames, dtype=float), np.array(ids), boxes, score)
 
 
 def test_stitching_follows_the_boxes_shared_in_the_overlap() -> None:
@@ -60,7 +63,7 @@ def test_stitching_follows_the_boxes_shared_in_the_overlap() -> None:
     # a newcomer (id 7) appears at frame 11 while the x=50 person leaves.
     frames = [7, 7, 8, 8, 9, 9, 10, 10, 11, 11]
     b = _rows(frames, [5, 6] * 4 + [6, 7], [50.0, 0.0] * 4 + [0.0, 90.0])
-    ids_a, ids_b = stitch_person_ids([first, second], [a, b])
+    ids_a, ids_b = stitch_person_ids([first, second], [a, b], 0.25)
     assert ids_a.tolist() == [0, 1] * 10
     assert ids_b.tolist() == [-1] * 6 + [1, 0, 0, 2]
 
@@ -69,9 +72,24 @@ def test_a_person_first_seen_in_a_later_window_gets_a_new_id() -> None:
     first, second = TimeWindow(0, 2, 0.0, 10.0, 0.0), TimeWindow(1, 2, 10.0, None, 8.0)
     a = _rows([0, 1], [3, 3], [0.0, 0.0])  # ids are numbered from 0 by first appearance
     b = _rows([8, 12], [0, 1], [40.0, 40.0])  # seen only by window 2 (warm-up and reported)
-    ids_a, ids_b = stitch_person_ids([first, second], [a, b])
+    ids_a, ids_b = stitch_person_ids([first, second], [a, b], 0.25)
     assert ids_a.tolist() == [0, 0]
     assert ids_b.tolist() == [-1, 1]
+
+
+def test_a_provisional_track_keeps_its_weak_rows_only_when_it_continues_an_earlier_track() -> None:
+    """Window 2's tracker started tracks 5 and 6 on weak boxes (score 0.1) in its warm-up. Track 5
+    shares its boxes with window 1's person 0, kept alive on weak boxes: it continues that person.
+    Track 6 (x=70) shares nothing (window 1 tracked no one there): its rows count only from its
+    first confident box, frame 12, where a single pass would start it."""
+    first, second = TimeWindow(0, 2, 0.0, 10.0, 0.0), TimeWindow(1, 2, 10.0, None, 8.0)
+    a = _rows([6, 7, 8, 9], [0] * 4, [0.0] * 4, [0.9, 0.9, 0.1, 0.1])
+    frames = [8, 8, 9, 9, 10, 10, 11, 11, 12, 12]
+    xs = [0.0, 70.0] * 5
+    b = _rows(frames, [5, 6] * 5, xs, [0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.9])
+    ids_a, ids_b = stitch_person_ids([first, second], [a, b], 0.25)
+    assert ids_a.tolist() == [0] * 4
+    assert ids_b.tolist() == [-1, -1, -1, -1, 0, -1, 0, -1, 0, 1]
 
 
 def _same_up_to_renaming(left: pd.DataFrame, right: pd.DataFrame) -> None:
@@ -111,3 +129,23 @@ def test_keypoints_do_not_depend_on_the_window_size(tmp_path: Path, fps: float |
     for window_s in ("3", "4.5"):
         _same_up_to_renaming(whole, keypoint_frame(outputs[window_s]))
         pd.testing.assert_frame_equal(read_table(str(outputs[window_s]), "videos").to_pandas(), videos)
+
+
+def test_a_person_kept_alive_on_weak_detections_across_a_window_edge_keeps_its_rows(tmp_path: Path) -> None:
+    """Box 0 is confident for 2 s, then dim (weak) until it wraps round at frame 64; a single pass
+    keeps its track through the weak boxes. 4-s windows start at frame 48, warming up from frame 24,
+    when it is already dim: the window's provisional track continues it (frames 48-63 kept). After
+    the wrap no tracker starts a track on it, and the windows' provisional ones are dropped."""
+    (tmp_path / "in").mkdir()
+    write_video(tmp_path / "in" / "dim.mp4", frames=144, fps=12, num_boxes=2, gop=12, dim_from=24)
+    outputs = {}
+    for window_s in ("0", "4"):
+        out = tmp_path / f"out{window_s}"
+        argv = ["extract", str(tmp_path / "in"), str(out), "--backend", "shapes", "--window_s", window_s]
+        assert main([*argv, "--", "--runner=FnApiRunner"]) == 0
+        outputs[window_s] = keypoint_frame(out)
+    whole = outputs["0"]
+    first_box = whole[whole["bbox"].map(lambda b: b[1] < 40)]  # box 0's row of the frame
+    assert set(range(24, 64)) <= set(first_box["frame_index"])  # weak rows continue the track
+    assert first_box["frame_index"].max() < 64  # and no track starts on the dim box after its wrap
+    _same_up_to_renaming(whole, outputs["4"])

@@ -11,10 +11,15 @@ algorithm, ``scipy.optimize.linear_sum_assignment``):
    ≥ ``low_iou``: a person partly hidden keeps their track through a weak detection.
 
 A confident detection left over starts a new track; a weak one left over is dropped (id -1: most
-are false positives). A track unmatched for more than ``max_gap_s`` seconds is retired and its id
-never reused; until then it coasts on its velocity, so a person missed for a few frames, or hidden
-behind another, is found again further along their path. Velocities are smoothed over matches.
-Gaps are measured in time, so the tracker behaves the same under ``--fps``.
+are false positives), except while a time window warms up (``start_weak``): there a weak one starts
+a provisional track too, so that a person the whole video's tracker keeps alive on weak detections
+is found again (stitching keeps such a track's rows only if it continues a track of the window
+before, or from its first confident detection on: ``transforms/video_windows.py``).
+
+A track unmatched for more than ``max_gap_s`` seconds is retired and its id never reused; until
+then it coasts on its velocity, so a person missed for a few frames, or hidden behind another, is
+found again further along their path. Velocities are smoothed over matches. Gaps are measured in
+time, so the tracker behaves the same under ``--fps``.
 
 Defaults were chosen on the first 100 frames of the sample street clip (10 fps, MoveNet boxes
 scoring 0.1 or more): ``high_score`` 0.25 keeps 4.2 persons per frame with 95 % of person-frames in
@@ -76,9 +81,16 @@ class PersonTracker:
     _next_id: int = 0
     _tracks: list[_Track] = field(default_factory=list)
 
-    def update(self, boxes: np.ndarray, timestamp_s: float, scores: np.ndarray | None = None) -> np.ndarray:
+    def update(
+        self,
+        boxes: np.ndarray,
+        timestamp_s: float,
+        scores: np.ndarray | None = None,
+        start_weak: bool = False,
+    ) -> np.ndarray:
         """One id per row of ``boxes`` (``(N, 4)`` xyxy pixels, ``scores`` ``(N,)``, all confident
-        when None) seen at ``timestamp_s``; int64, -1 for a weak detection that continues no track."""
+        when None) seen at ``timestamp_s``; int64, -1 for a weak detection that continues no track
+        (``start_weak``: weak detections start tracks too)."""
         boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
         scores = np.ones(len(boxes)) if scores is None else np.asarray(scores, dtype=np.float64)
         self._tracks = [t for t in self._tracks if timestamp_s - t.last_seen_s <= self.max_gap_s]
@@ -95,7 +107,7 @@ class PersonTracker:
                 ids[rows[box_row]] = track.track_id
                 track.matched(boxes[rows[box_row]], timestamp_s)
             free = [i for i in free if self._tracks[i].track_id not in set(ids.tolist())]
-        for row in np.flatnonzero((ids < 0) & (scores >= self.high_score)):
+        for row in np.flatnonzero((ids < 0) & ((scores >= self.high_score) | start_weak)):
             ids[row] = self._next_id
             self._tracks.append(_Track(self._next_id, boxes[row], timestamp_s))
             self._next_id += 1

@@ -7,6 +7,13 @@ detector, so the two windows' rows there carry identical boxes: a person's id in
 the id of the track whose boxes it shares most there (one-to-one, Hungarian algorithm). Whatever the
 window size, a video then gets the keypoints a single pass gives, up to a renaming of ``person_id``
 (tested on a synthesised video), as long as the tracker has converged within the overlap.
+
+A track the single pass keeps alive on weak detections only (a distant walker) would not converge:
+a tracker starts tracks from confident detections. So during the warm-up, weak detections start
+provisional tracks too (:class:`~posebeam.transforms.tracking.PersonTracker`). A provisional track
+that shares boxes with a track of the window before continues it; one that shares none stands for
+no track of a single pass, which would start one only at its first confident detection, so its rows
+before that are dropped.
 """
 
 from __future__ import annotations
@@ -84,6 +91,7 @@ class TrackedRows:
     timestamp_s: np.ndarray  # (N,) float
     person_id: np.ndarray  # (N,) int, the window's own ids
     bbox: np.ndarray  # (N, 4) float, x1 y1 x2 y2 pixels
+    bbox_score: np.ndarray | None = None  # (N,) float; None: all confident
 
 
 def _row_keys(rows: TrackedRows, mask: np.ndarray) -> list[tuple[int, bytes]]:
@@ -100,9 +108,30 @@ def _first_seen_order(rows: TrackedRows, mask: np.ndarray) -> list[int]:
     return list(first)
 
 
-def stitch_person_ids(windows: Sequence[TimeWindow], rows: Sequence[TrackedRows]) -> list[np.ndarray]:
+def _unconfirmed(rows: TrackedRows, ids: list[int], high_score: float) -> np.ndarray:
+    """Rows of the local tracks ``ids`` that came before the track's first confident box, for the
+    tracks whose first row is weak (provisional tracks started in the warm-up)."""
+    dropped = np.zeros(len(rows.person_id), dtype=bool)
+    if rows.bbox_score is None:
+        return dropped
+    scores, times = np.asarray(rows.bbox_score), np.asarray(rows.timestamp_s)
+    for pid in ids:
+        mine = np.flatnonzero(rows.person_id == pid)
+        mine = mine[np.argsort(times[mine], kind="stable")]
+        confident = mine[scores[mine] >= high_score]
+        if scores[mine[0]] < high_score:
+            until = times[confident[0]] if len(confident) else np.inf
+            dropped[mine[times[mine] < until]] = True
+    return dropped
+
+
+def stitch_person_ids(
+    windows: Sequence[TimeWindow], rows: Sequence[TrackedRows], high_score: float
+) -> list[np.ndarray]:
     """Per window (in order), the video-wide ``person_id`` of each of its rows; -1 for rows it does
-    not report (its warm-up). New persons are numbered in order of first appearance from 0."""
+    not report (its warm-up, and a provisional track's weak rows that continue no earlier track).
+    New persons are numbered in order of first appearance from 0. ``high_score``: the tracker's
+    confident detection score."""
     from scipy.optimize import linear_sum_assignment  # here: Beam workers that never stitch skip SciPy
 
     next_id = 0
@@ -124,7 +153,9 @@ def stitch_person_ids(windows: Sequence[TimeWindow], rows: Sequence[TrackedRows]
             for r, c in zip(*linear_sum_assignment(-shared), strict=True):
                 if shared[r, c] > 0:
                     mapping[local_ids[r]] = known[c]
-        for pid in local_ids:
+        if window.warmup_s < window.start_s:
+            reported &= ~_unconfirmed(current, [p for p in local_ids if p not in mapping], high_score)
+        for pid in _first_seen_order(current, reported):
             if pid not in mapping:
                 mapping[pid] = next_id
                 next_id += 1
