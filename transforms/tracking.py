@@ -23,8 +23,9 @@ time, so the tracker behaves the same under ``--fps``.
 
 Defaults were chosen on the first 100 frames of the sample street clip (10 fps, MoveNet boxes
 scoring 0.1 or more): ``high_score`` 0.25 keeps 4.2 persons per frame with 95 % of person-frames in
-tracks of 20 frames or more (0.2: 4.45 and 92 %; 0.3: 3.9 and 91 %); HOG's boxes all score 0.3 or
-more, so the blazepose backend's are all confident.
+tracks of 20 frames or more (0.2: 4.45 and 92 %; 0.3: 3.9 and 91 %); with scores judged as stored,
+in percent (a box of 0.2496 counts as 0.25), 4.25 and 94 %. HOG's boxes all score 0.3 or more, so
+the blazepose backend's are all confident.
 
 Zhang et al., "ByteTrack: Multi-Object Tracking by Associating Every Detection Box", ECCV 2022.
 """
