@@ -15,7 +15,8 @@ Timings on a shared machine wander by 10–20 % from run to run, so parts 1 and 
 ``--repeats`` runs of each worker count and compare the fastest of each.
 
     python benchmarks/scale.py [--pieces 8] [--piece-frames 40] [--workers 2] [--window-s 13]
-        [--counts 10,30,100] [--small-frames 7] [--repeats 2] [--json]
+        [--counts 10,30,100] [--small-frames 7] [--repeats 2] [--parts workers,long_video,inputs]
+        [--json]
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ import pyarrow as pa
 from posebeam.pipeline.run import launch, summarise
 from posebeam.storage.parquet_tables import read_table
 from posebeam.storage.sample import cache_dir, fetch_sample
+
+PARTS = ("workers", "long_video", "inputs")
 
 
 def timed_extract(folder: Path, output: Path, beam_args: list[str]) -> tuple[float, int]:
@@ -186,26 +189,45 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument(
         "--repeats", type=int, default=2, help="runs of each worker count, alternated; the fastest counts"
     )
+    parser.add_argument("--parts", default=",".join(PARTS), help="which parts to run (default: all)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
+    parts = args.parts.split(",")
+    if unknown := set(parts) - set(PARTS):
+        parser.error(f"--parts: unknown {sorted(unknown)}; choose from {', '.join(PARTS)}")
     clip = fetch_sample(cache_dir() / "sample")
     counts = [int(c) for c in args.counts.split(",")]
+    result: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        result = {
-            "workers": worker_scaling(clip, work, args.pieces, args.piece_frames, args.workers, args.repeats),
-            "long_video": long_video_scaling(clip, work, args.workers, args.window_s, args.repeats),
-            "inputs": input_scaling(clip, work, counts, args.small_frames),
-        }
+        if "workers" in parts:
+            pieces, frames = args.pieces, args.piece_frames
+            result["workers"] = worker_scaling(clip, work, pieces, frames, args.workers, args.repeats)
+        if "long_video" in parts:
+            result["long_video"] = long_video_scaling(clip, work, args.workers, args.window_s, args.repeats)
+        if "inputs" in parts:
+            result["inputs"] = input_scaling(clip, work, counts, args.small_frames)
     if args.json:
         print(json.dumps(result, indent=2))
         return result
-    w, lv, i = result["workers"], result["long_video"], result["inputs"]
     print(f"fastest of {args.repeats} alternated runs per worker count")
-    print(f"{w['frames']} frames in {args.pieces} distinct pieces of the street clip (MoveNet):")
+    if "workers" in result:
+        print_workers(result["workers"], args.pieces)
+    if "long_video" in result:
+        print_long_video(result["long_video"], args.workers)
+    if "inputs" in result:
+        print_inputs(result["inputs"])
+    return result
+
+
+def print_workers(w: dict[str, Any], pieces: int) -> None:
+    print(f"{w['frames']} frames in {pieces} distinct pieces of the street clip (MoveNet):")
     print(f"  1 worker:  {w['one_worker_fps']:6.2f} frames/s")
     speed_up = f"{w['speed_up']:.2f}x (goal ≥ 1.7x)"
     print(f"  {w['workers']} workers: {w['many_workers_fps']:6.2f} frames/s  -> {speed_up}")
+
+
+def print_long_video(lv: dict[str, Any], workers: int) -> None:
     print(f"one video of {lv['frames']} frames (the whole clip), windows of {lv['window_s']:g} s:")
     print(f"  in one piece, 1 worker: {lv['whole_fps']:6.2f} frames/s")
     cost = f"({lv['windowing_cost']:.2f}x the time)"
@@ -215,14 +237,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         f"{lv['ids_agreeing']:.1%} of them on the track a renaming gives (persons {lv['persons']})"
     )
     speed_up = f"{lv['speed_up']:.2f}x (goal ≥ 1.7x)"
-    print(f"  windows, {w['workers']} workers:     {lv['many_workers_fps']:6.2f} frames/s  -> {speed_up}")
+    print(f"  windows, {workers} workers:     {lv['many_workers_fps']:6.2f} frames/s  -> {speed_up}")
+
+
+def print_inputs(i: dict[str, Any]) -> None:
     print(f"{i['frames_per_video']}-frame videos, seconds per video as the folder grows:")
     for count, seconds in i["seconds"].items():
         print(f"  {count:4d} videos: {seconds:7.2f} s, {seconds / count:6.3f} s per video")
     for step, seconds in i["marginal_seconds_per_video"].items():
         print(f"  {step:>9} videos: {seconds:6.3f} s per extra video")
     print(f"  last step vs first: {i['ratio']:.2f}x (goal: flat, ≤ 1.2x)")
-    return result
 
 
 if __name__ == "__main__":
