@@ -14,13 +14,20 @@ distance in frames to where that phase starts in B. Five ways of aligning, side 
 - uniform: no features, A's time stretched linearly onto B's (synthetic executions of one capture
   differ mostly by a uniform speed, so this is the bar for these data).
 
+``--warp SHARE`` re-times B's repetition non-uniformly before its features are computed (the rest of
+its track unchanged): the first half of its motion takes SHARE of its frames and the second half
+the rest (every other pair the other way round). A uniform stretch cannot follow that, and neither
+can features that merely drift with time; features that follow the pose can.
+
     python benchmarks/align_boundaries.py data/rep-test \\
-        --weights models/weights/aligner_space_time_mocap.safetensors [--pairs 60] [--seed 0] [--json]
+        --weights models/weights/aligner_space_time_mocap.safetensors [--pairs 60] [--seed 0]
+        [--warp 0.7] [--json]
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 from collections.abc import Callable
 from typing import Any
@@ -43,12 +50,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     units = phase_units(sequences, names, track_actions(args.test))
     cache: dict[tuple[str, int], np.ndarray] = {}
 
-    def features(method: str, unit: PhaseUnit) -> np.ndarray:
+    def features(method: str, unit: PhaseUnit, order: np.ndarray | None = None) -> np.ndarray:
+        """``unit``'s features, its track's frames taken in ``order`` (re-timed) when given."""
         s: FrameSequence = sequences[unit.sequence]
+        frames = slice(None) if order is None else order
+        keypoints, scores = s.keypoints[frames], s.scores[frames]
         embed: Callable[[], np.ndarray] = {
-            "aligner": lambda: embed_track(model, s.keypoints, s.scores, spec),
-            "baseline": lambda: hip_torso_coordinates(s.keypoints, s.scores),
+            "aligner": lambda: embed_track(model, keypoints, scores, spec),
+            "baseline": lambda: hip_torso_coordinates(keypoints, scores),
         }[method]
+        if order is not None:
+            return embed()[unit.start : unit.end]
         if (method, unit.sequence) not in cache:
             cache[method, unit.sequence] = embed()
         return cache[method, unit.sequence][unit.start : unit.end]
@@ -62,9 +74,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             continue
         chosen = rng.choice(len(pairs), min(args.pairs, len(pairs)), replace=False)
         errors: dict[str, list[int]] = {m: [] for m in METHODS}
-        for a, b in (pairs[i] for i in chosen):
+        for n, (a, b) in enumerate(pairs[i] for i in chosen):
+            order = None
+            if args.warp is not None:
+                share = args.warp if n % 2 == 0 else 1 - args.warp
+                timing = retimed_frames(b.end - b.start, share)
+                frames = np.arange(len(sequences[b.sequence].keypoints))
+                order = np.concatenate([frames[: b.start], b.start + timing, frames[b.end :]])
+                b = dataclasses.replace(b, phases=b.phases[timing])
             for method in ("aligner", "baseline"):
-                first, second = features(method, a), features(method, b)
+                first, second = features(method, a), features(method, b, order)
                 _, path = dtw_path(z_normalised(first), z_normalised(second))
                 errors[method] += boundary_errors(a, b, first_matches(path))
                 _, path = dtw_path(first, second)
@@ -78,7 +97,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 everything[m] += errors[m]
     overall = {m: summary(e) for m, e in everything.items()}
     return {"weights": str(args.weights), "test": args.test, "pairs_per_action": args.pairs,
-            "seed": args.seed, "all": overall, "per_action": per_action}  # fmt: skip
+            "seed": args.seed, "warp": args.warp, "all": overall, "per_action": per_action}  # fmt: skip
+
+
+def retimed_frames(length: int, share: float) -> np.ndarray:
+    """Source frames of a ``length``-frame stretch re-timed so that its first half takes ``share`` of
+    the frames and its second half the rest (piecewise linear, first and last frames kept)."""
+    if not 0 < share < 1:
+        raise ValueError(f"share must lie strictly between 0 and 1, got {share}")
+    k = np.arange(length) / max(length - 1, 1)
+    progress = np.where(k < share, 0.5 * k / share, 0.5 + 0.5 * (k - share) / (1 - share))
+    return np.rint(progress * (length - 1)).astype(np.int64)
 
 
 def summary(errors: list[int]) -> dict[str, float]:
@@ -108,6 +137,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--weights", required=True, help="the aligner's checkpoint")
     parser.add_argument("--pairs", type=int, default=60, help="unit pairs per action (default: 60)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--warp",
+        type=float,
+        default=None,
+        metavar="SHARE",
+        help="re-time each B repetition: its first half takes SHARE of its frames",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     args = parser.parse_args(argv)
     result = run(args)

@@ -40,7 +40,7 @@ from torch import Tensor, nn
 from posebeam.models.checkpoints import load_checkpoint
 from posebeam.transforms.alignment_views import AlignerSpec
 from posebeam.transforms.frame_heatmaps import heatmap_chunks
-from posebeam.transforms.windows import owned_frames
+from posebeam.transforms.windows import blended_windows
 
 ALIGNMENT_TASK = "temporal alignment: a per-frame embedding of one tracked person"
 """The model card's ``task`` of an aligner checkpoint."""
@@ -211,19 +211,24 @@ def embed_track(
     model: SpaceTimeAligner, keypoints: np.ndarray, scores: np.ndarray, spec: AlignerSpec
 ) -> np.ndarray:
     """``(T, E)`` per-frame embeddings of a track of any length: its smoothed boxes over the whole
-    track, then windows of ``spec.window`` frames, half-overlapping, each rendered and embedded on
-    its own (temporal code from 0 in each, as in training) and each frame taken from the window
-    whose centre is nearest; one window of heatmaps in memory at a time. Puts ``model`` in eval mode."""
+    track, then windows of ``spec.window`` frames every quarter window, each rendered and embedded
+    on its own (temporal code from 0 in each, as in training), and each frame's embedding the mean
+    of the windows covering it, weighted towards their centres (:func:`blended_windows`). A frame's
+    embedding depends on its context: taken from one window alone, it moved as far as any two
+    frames lie apart when the windows were shifted (docs/method.md §7). One window of heatmaps in
+    memory at a time. Puts ``model`` in eval mode."""
     model.eval()
     device = next(model.parameters()).device
     heatmaps = spec.heatmaps()
     boxes = heatmaps.boxes(keypoints, scores)
-    out = np.zeros((len(keypoints), model.readout.out_features), dtype=np.float32)
-    for start, owned in owned_frames(len(keypoints), spec.window):
-        end = min(start + spec.window, len(keypoints))
+    total = np.zeros((len(keypoints), model.readout.out_features), dtype=np.float64)
+    weight = np.zeros(len(keypoints))
+    for start, weights in blended_windows(len(keypoints), spec.window):
+        end = start + len(weights)
         chunks = heatmap_chunks(
             keypoints[start:end], scores[start:end], heatmaps, end - start, boxes=boxes[start:end]
         )
         volume = torch.from_numpy(np.concatenate(list(chunks)))[None].to(device)
-        out[owned] = model(volume)[0].cpu().numpy()[owned - start]
-    return out
+        total[start:end] += weights[:, None] * model(volume)[0].cpu().numpy()
+        weight[start:end] += weights
+    return (total / weight[:, None]).astype(np.float32)

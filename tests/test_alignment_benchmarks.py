@@ -55,3 +55,21 @@ def test_the_boundary_benchmark_scores_each_way_of_aligning(
     assert set(result["all"]) == {"aligner", "aligner_raw", "baseline", "baseline_raw", "uniform"}
     assert len({result["all"][m]["boundaries"] for m in result["all"]}) == 1  # the same pairs
     assert all(result["all"][m]["boundaries"] > 0 for m in result["all"])
+
+
+def test_a_non_uniform_warp_defeats_the_uniform_stretch(
+    repetitions: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--warp``: B's repetition re-timed piecewise, so a plain time stretch misplaces phase starts
+    that it finds exactly on an un-warped copy of the timing."""
+    assert align_boundaries.retimed_frames(11, 0.7).tolist() == [0, 1, 1, 2, 3, 4, 4, 5, 7, 8, 10]
+    assert align_boundaries.retimed_frames(5, 0.5).tolist() == [0, 1, 2, 3, 4]
+    with pytest.raises(ValueError, match="strictly between"):
+        align_boundaries.retimed_frames(5, 1.0)
+    argv = [str(repetitions), "--weights", str(SHIPPED_ALIGNER), "--pairs", "5", "--json"]
+    align_boundaries.main(argv)
+    plain = json.loads(capsys.readouterr().out)["all"]
+    align_boundaries.main([*argv, "--warp", "0.8"])
+    warped = json.loads(capsys.readouterr().out)
+    assert warped["warp"] == 0.8 and warped["all"]["uniform"]["boundaries"] > 0
+    assert warped["all"]["uniform"]["mean"] > plain["uniform"]["mean"] + 1.0

@@ -6,12 +6,15 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+import torch
+from torch import nn
 
 from posebeam.models.aligner import build_aligner, embed_track
 from posebeam.pipeline.cli import main
 from posebeam.training.datasets import load_tracks
 from posebeam.training.train_aligner import DEFAULT_AUGMENTATION, AlignerConfig, TrackArrays, fit_aligner
 from posebeam.transforms.alignment_views import AlignerSpec
+from posebeam.transforms.windows import blended_windows
 
 TINY = AlignerSpec(heatmap_size=16, patch=8, dim=32, depth=2, heads=4, embedding_dim=16, clip_frames=24)
 SHORT_JITTER = replace(DEFAULT_AUGMENTATION, position_jitter=24)
@@ -60,3 +63,40 @@ def test_long_tracks_are_embedded_in_windows_and_short_ones_in_one_pass(tracks: 
     assert not np.allclose(windowed, whole)  # windows see less context
     again = embed_track(model, track.keypoints, track.scores, replace(TINY, window=16))
     np.testing.assert_array_equal(again, windowed)  # deterministic
+
+
+def test_blended_windows_every_quarter_weigh_each_frame_towards_window_centres() -> None:
+    ((start, weights),) = blended_windows(10, 16)
+    assert start == 0 and weights.tolist() == [1.0] * 10  # a short track: one window
+    windows = blended_windows(40, 16)
+    assert [start for start, _ in windows] == [0, 4, 8, 12, 16, 20, 24]
+    middle = windows[3][1]
+    assert middle.tolist() == [0.5, 1.5, 2.5, 3.5, 4.5, 5.5, 6.5, 7.5, 7.5, 6.5, 5.5, 4.5, 3.5, 2.5, 1.5, 0.5]
+    assert windows[0][1][:8].tolist() == [7.5] * 8 and windows[-1][1][8:].tolist() == [7.5] * 8
+    covered = np.zeros(40)
+    for start, weights in windows:
+        covered[start : start + len(weights)] += weights
+    assert covered.min() == 7.5  # the track's ends weigh as much as its middle's best-placed frames
+
+
+class _PerFrame(nn.Module):
+    """A context-free "aligner": each frame's embedding depends on its heatmaps only."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.readout = nn.Linear(TINY.num_channels, 16)
+
+    def forward(self, heatmaps: torch.Tensor) -> torch.Tensor:
+        return self.readout(heatmaps.mean(dim=(-1, -2)))
+
+
+def test_the_blended_embedding_of_a_context_free_model_is_its_one_pass_embedding(
+    tracks: list[TrackArrays],
+) -> None:
+    torch.manual_seed(0)
+    model = _PerFrame()
+    track = max(tracks, key=lambda t: len(t.keypoints))
+    assert len(track.keypoints) > 2 * 16
+    whole = embed_track(model, track.keypoints, track.scores, replace(TINY, window=len(track.keypoints)))
+    windowed = embed_track(model, track.keypoints, track.scores, replace(TINY, window=16))
+    np.testing.assert_allclose(windowed, whole, rtol=1e-5, atol=1e-6)
