@@ -66,6 +66,22 @@ def test_a_crop_at_another_speed_interpolates_and_matches_the_nearest_frame() ->
         assert 0.5 * 60 - speed[1] - 1 <= crop <= 60
 
 
+def test_a_varying_speed_changes_pace_along_the_copy_within_its_bounds() -> None:
+    keypoints = np.repeat(np.arange(80, dtype=np.float32)[:, None, None], 17, axis=1).repeat(2, axis=2)
+    scores = np.full((80, 17), 0.8, np.float32)
+    augmentation = replace(NONE, speed=(0.5, 2.0), speed_knots=3)
+    paces = []
+    for seed in range(20):
+        copy = augmented_copy(keypoints, scores, np.random.default_rng(seed), augmentation)
+        times = copy.keypoints[:, 0, 0]
+        assert times[0] == 0 and times[-1] >= 79 - 2.0 - 1e-4
+        assert (np.abs(copy.match - times) <= 0.5 + 1e-4).all()
+        steps = np.diff(times)
+        assert (steps >= 0.5 - 1e-3).all() and (steps <= 2.0 + 1e-3).all()
+        paces.append(steps[-5:].mean() / steps[:5].mean())
+    assert max(paces) > 1.5 and min(paces) < 1 / 1.5  # some copies speed up, some slow down
+
+
 def test_flip_mirrors_about_the_centre_and_swaps_left_and_right() -> None:
     keypoints, scores = _track(5)
     flip = replace(NONE, flip=1.0)

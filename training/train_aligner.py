@@ -193,7 +193,8 @@ def alignment_scores(
 
 
 def train(
-    data: str, output: Path, config: AlignerConfig, spec: AlignerSpec, test_data: str | None = None
+    data: str, output: Path, config: AlignerConfig, spec: AlignerSpec, test_data: str | None = None,
+    augmentation: AlignmentAugmentation = DEFAULT_AUGMENTATION,
 ) -> dict[str, Any]:  # fmt: skip
     """Train on every track of ``data`` (no labels read) and, with ``test_data`` (tables with
     ``phase_labels`` and ``frame_labels_gt``: held-out repetitions), score the aligner and the
@@ -206,14 +207,14 @@ def train(
         raise ValueError(f"{data} has no track of 8 frames or more to train on")
     print(f"{len(train_tracks)} training tracks", flush=True)
     model = build_aligner(spec).to(device())
-    losses = fit_aligner(model, train_tracks, spec, config)
+    losses = fit_aligner(model, train_tracks, spec, config, augmentation)
     metrics = alignment_scores(model, spec, test_data, config.seed) if test_data is not None else {}
     card = {
         "architecture": ARCHITECTURE,
         "task": ALIGNMENT_TASK,
         "layout": COCO17.name,
         "clip": spec.to_card(),
-        "augmentation": asdict(DEFAULT_AUGMENTATION),
+        "augmentation": asdict(augmentation),
         "parameters": sum(p.numel() for p in model.parameters()),
         "training": {**asdict(config), "data": data, "train_tracks": len(train_tracks),
                      "final_loss": round(float(np.mean(losses[-20:])), 4),

@@ -10,7 +10,10 @@ heatmaps are rendered (cheap, and exact about which frame is which), in this ord
 2. *speed change*: the stretch is resampled at a speed factor drawn log-uniformly from ``speed``
    (above 1 faster: fewer frames), each joint linearly interpolated between the two nearest frames
    (where either misses the joint, the nearer frame's value); a copy frame's ``match`` is the nearest
-   original frame, as CASA matches by nearest timestamp;
+   original frame, as CASA matches by nearest timestamp. With ``speed_knots`` K > 1 the speed
+   varies along the stretch: K factors drawn as above at evenly spaced points of the original's
+   time, log-linear between them, so the copy may be slow in one part and fast in the next, as
+   two executions of a motion are (a uniform change only teaches a constant ratio);
 3. *fast* (CASA's frame drop): a fraction ``U(0, max_frame_drop)`` of the resampled frames is
    deleted, the others kept in order;
 4. *flip*, with probability ``flip``: x mirrored about the track's centre, left and right joints
@@ -95,6 +98,7 @@ class AlignmentAugmentation:
     position_jitter: int = 192
     min_crop: float = 0.6
     speed: tuple[float, float] = (2 / 3, 1.5)
+    speed_knots: int = 1
     max_frame_drop: float = 0.5
     flip: float = 0.0
     rotation_deg: float = 15.0
@@ -167,11 +171,26 @@ def _crop_and_speed(num_frames: int, rng: np.random.Generator, a: AlignmentAugme
     length = max(min(num_frames, 2), round(float(rng.uniform(min(a.min_crop, 1.0), 1.0)) * num_frames))
     start = int(rng.integers(0, num_frames - length + 1))
     low, high = np.log(a.speed[0]), np.log(a.speed[1])
-    factor = float(np.exp(rng.uniform(low, high))) if high > low else float(a.speed[0])
-    times = start + np.arange(0.0, length - 1 + 1e-9, factor)
+    if a.speed_knots > 1 and high > low:
+        times = start + _varying_speed_times(length, rng.uniform(low, high, a.speed_knots))
+    else:
+        factor = float(np.exp(rng.uniform(low, high))) if high > low else float(a.speed[0])
+        times = start + np.arange(0.0, length - 1 + 1e-9, factor)
     if len(times) < min(length, 2):  # too fast for a short track: keep its frames
         times = start + np.arange(float(length))
     return times
+
+
+def _varying_speed_times(length: int, log_speeds: np.ndarray, per_frame: int = 8) -> np.ndarray:
+    """Times in ``[0, length − 1]`` of a copy whose speed (original frames per copy frame) is
+    ``exp(log_speeds)`` at evenly spaced points of the original's time and log-linear between: the
+    copy's clock, the integral of 1 / speed over the original's time (trapezoids on a grid of
+    ``per_frame`` points per frame), inverted at each whole copy frame."""
+    span = max(length - 1, 1)
+    grid = np.linspace(0.0, span, span * per_frame + 1)
+    speed = np.exp(np.interp(grid, np.linspace(0.0, span, len(log_speeds)), log_speeds))
+    clock = np.concatenate([[0.0], np.cumsum(0.5 * (1 / speed[1:] + 1 / speed[:-1]) * np.diff(grid))])
+    return np.interp(np.arange(0.0, clock[-1] + 1e-9), clock, grid)
 
 
 def _resampled(keypoints: np.ndarray, scores: np.ndarray, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
