@@ -112,6 +112,10 @@ def test_a_track_of_one_or_two_frames_keeps_them() -> None:
     for seed in range(5):
         copy = augmented_copy(keypoints, scores, np.random.default_rng(seed), AlignmentAugmentation())
         assert copy.match.tolist() == [0, 1]
+    varying = replace(AlignmentAugmentation(), speed_knots=3)
+    for frames, expected in [(1, [0]), (2, [0, 1])]:
+        copy = augmented_copy(*_track(frames), np.random.default_rng(0), varying)
+        assert copy.match.tolist() == expected
 
 
 def test_limbs_scale_segment_by_segment_from_the_body_out() -> None:

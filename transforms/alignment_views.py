@@ -186,7 +186,9 @@ def _varying_speed_times(length: int, log_speeds: np.ndarray, per_frame: int = 8
     ``exp(log_speeds)`` at evenly spaced points of the original's time and log-linear between: the
     copy's clock, the integral of 1 / speed over the original's time (trapezoids on a grid of
     ``per_frame`` points per frame), inverted at each whole copy frame."""
-    span = max(length - 1, 1)
+    span = length - 1
+    if span < 1:
+        return np.zeros(max(length, 0))
     grid = np.linspace(0.0, span, span * per_frame + 1)
     speed = np.exp(np.interp(grid, np.linspace(0.0, span, len(log_speeds)), log_speeds))
     clock = np.concatenate([[0.0], np.cumsum(0.5 * (1 / speed[1:] + 1 / speed[:-1]) * np.diff(grid))])
