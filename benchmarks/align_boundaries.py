@@ -4,11 +4,14 @@
 held-out repetitions (the units of ``posebeam evaluate aligner``), how far apart the path puts the
 starts of the same phase: for random pairs of units of one action from different videos, each
 phase start t of A is matched to the first frame of B on the path (LAV's rule), and the error is its
-distance in frames to where that phase starts in B. Five ways of aligning, side by side:
+distance in frames to where that phase starts in B. Six ways of aligning, side by side:
 
-- aligner: DTW over the checkpoint's embeddings (``--weights``), computed over whole tracks and cut
-  to the units, each unit z-normalised, as ``posebeam run`` + ``posebeam align --frames-a/--frames-b``
-  do; aligner_raw: the same without z-normalising;
+- fused: DTW over the checkpoint's embeddings (``--weights``) beside the keypoints
+  (``alignment_features`` with ``--keypoint-weight``, default the one ``posebeam align`` uses), as
+  ``posebeam run`` + ``posebeam align --frames-a/--frames-b`` do; the embeddings are computed over
+  whole tracks and cut to the units, each unit z-normalised;
+- aligner: the z-normalised embeddings alone (``posebeam align --keypoint-weight 0``); aligner_raw:
+  the same without z-normalising;
 - baseline: DTW over hip-centred, torso-scaled keypoints with confidences, z-normalised;
   baseline_raw: without;
 - uniform: no features, A's time stretched linearly onto B's (synthetic executions of one capture
@@ -21,7 +24,7 @@ can features that merely drift with time; features that follow the pose can.
 
     python benchmarks/align_boundaries.py data/rep-test \\
         --weights models/weights/aligner_space_time_mocap.safetensors [--pairs 60] [--seed 0]
-        [--warp 0.7] [--json]
+        [--warp 0.7] [--keypoint-weight 1] [--json]
 """
 
 from __future__ import annotations
@@ -35,13 +38,19 @@ from typing import Any
 import numpy as np
 
 from posebeam.models.aligner import embed_track, load_aligner
-from posebeam.models.alignment import dtw_path, first_matches, z_normalised
+from posebeam.models.alignment import (
+    KEYPOINT_WEIGHT,
+    alignment_features,
+    dtw_path,
+    first_matches,
+    z_normalised,
+)
 from posebeam.training.alignment_units import PhaseUnit, boundary_errors, phase_units, track_actions
 from posebeam.training.datasets import FrameSequence, load_frame_sequences
 from posebeam.training.train_classifier import device
 from posebeam.transforms.track_coordinates import hip_torso_coordinates
 
-METHODS = ("aligner", "aligner_raw", "baseline", "baseline_raw", "uniform")
+METHODS = ("fused", "aligner", "aligner_raw", "baseline", "baseline_raw", "uniform")
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -82,12 +91,18 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 frames = np.arange(len(sequences[b.sequence].keypoints))
                 order = np.concatenate([frames[: b.start], b.start + timing, frames[b.end :]])
                 b = dataclasses.replace(b, phases=b.phases[timing])
-            for method in ("aligner", "baseline"):
-                first, second = features(method, a), features(method, b, order)
+            pair = {m: (features(m, a), features(m, b, order)) for m in ("aligner", "baseline")}
+            for method, (first, second) in pair.items():
                 _, path = dtw_path(z_normalised(first), z_normalised(second))
                 errors[method] += boundary_errors(a, b, first_matches(path))
                 _, path = dtw_path(first, second)
                 errors[f"{method}_raw"] += boundary_errors(a, b, first_matches(path))
+            fused = [
+                alignment_features(pair["aligner"][i], pair["baseline"][i], args.keypoint_weight)
+                for i in (0, 1)
+            ]
+            _, path = dtw_path(*fused)
+            errors["fused"] += boundary_errors(a, b, first_matches(path))
             length_a, length_b = a.end - a.start, b.end - b.start
             stretched = np.rint(np.arange(length_a) * (length_b - 1) / max(length_a - 1, 1))
             errors["uniform"] += boundary_errors(a, b, stretched)
@@ -97,7 +112,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 everything[m] += errors[m]
     overall = {m: summary(e) for m, e in everything.items()}
     return {"weights": str(args.weights), "test": args.test, "pairs_per_action": args.pairs,
-            "seed": args.seed, "warp": args.warp, "all": overall, "per_action": per_action}  # fmt: skip
+            "seed": args.seed, "warp": args.warp, "keypoint_weight": args.keypoint_weight,
+            "all": overall, "per_action": per_action}  # fmt: skip
 
 
 def retimed_frames(length: int, share: float) -> np.ndarray:
@@ -143,6 +159,13 @@ def main(argv: list[str] | None = None) -> None:
         default=None,
         metavar="SHARE",
         help="re-time each B repetition: its first half takes SHARE of its frames",
+    )
+    parser.add_argument(
+        "--keypoint-weight",
+        type=float,
+        default=KEYPOINT_WEIGHT,
+        help=f"the keypoints' weight beside the embeddings in 'fused' (default: {KEYPOINT_WEIGHT}, "
+        "as posebeam align)",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     args = parser.parse_args(argv)

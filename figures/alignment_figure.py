@@ -52,10 +52,12 @@ def _draw_pose(ax: Axes, pose: MatchedPose, x_offset: float, colour: str) -> Non
 def draw_alignment(
     cost: np.ndarray, path: Sequence[tuple[int, int]], rows: np.ndarray, cols: np.ndarray,
     pairs: Sequence[tuple[MatchedPose, MatchedPose]], titles: tuple[str, str], output: Path,
+    compared: str = "the embeddings",
 ) -> None:  # fmt: skip
-    """Write ``output`` (PNG): ``cost`` ``(Ta, Tb)`` with ``path`` (indices into it), its axes
-    labelled with the frame numbers ``rows`` and ``cols``; beside it each pair of ``pairs``
-    (A blue, B orange)."""
+    """Write ``output`` (PNG): ``cost`` ``(Ta, Tb)`` (the squared-Euclidean cost of what is
+    ``compared``; colours span its 1st to 99th percentile, so that a few extreme frames do not
+    flatten the rest) with ``path`` (indices into it), its axes labelled with the frame numbers
+    ``rows`` and ``cols``; beside it each pair of ``pairs`` (A blue, B orange)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -65,13 +67,14 @@ def draw_alignment(
     fig = plt.figure(figsize=(5 + 2.4 * columns, 5))
     grid = fig.add_gridspec(2, 1 + columns, width_ratios=[2.2] + [1] * columns, height_ratios=[4, 1])
     ax = fig.add_subplot(grid[:, 0])
-    ax.imshow(cost, origin="lower", aspect="auto", cmap="viridis",
+    low, high = np.percentile(cost, [1, 99])
+    ax.imshow(cost, origin="lower", aspect="auto", cmap="viridis", vmin=low, vmax=max(high, low + 1e-12),
               extent=(cols[0] - 0.5, cols[-1] + 0.5, rows[0] - 0.5, rows[-1] + 0.5))  # fmt: skip
     steps = np.asarray(path, dtype=np.int64).reshape(-1, 2)
     ax.plot(cols[steps[:, 1]], rows[steps[:, 0]], color="red", linewidth=1.2, label="DTW path")
     ax.set_xlabel(f"frame of B: {titles[1]}")
     ax.set_ylabel(f"frame of A: {titles[0]}")
-    ax.set_title("squared-Euclidean cost of the embeddings")
+    ax.set_title(f"squared-Euclidean cost of {compared}")
     ax.legend(loc="upper left", fontsize=8)
     for column, (pose_a, pose_b) in enumerate(pairs[:columns]):
         panel = fig.add_subplot(grid[0, 1 + column])

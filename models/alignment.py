@@ -239,6 +239,34 @@ def z_normalised(embeddings: np.ndarray) -> np.ndarray:
     return (values - values.mean(axis=0)) / np.where(spread > 1e-8, spread, 1.0)
 
 
+KEYPOINT_WEIGHT = 1.0
+"""The weight of the keypoints beside the embeddings in ``posebeam align``'s DTW features
+(:func:`alignment_features`; chosen on the validation split, docs/method.md §7)."""
+
+
+def alignment_features(
+    embeddings: np.ndarray, keypoints: np.ndarray, keypoint_weight: float = KEYPOINT_WEIGHT
+) -> np.ndarray:
+    """What DTW compares for one sequence: its z-normalised embeddings ``(T, E)`` beside its
+    z-normalised keypoint features ``(T, K)`` (e.g. hip-centred, torso-scaled coordinates), each
+    divided by the square root of its width so that both weigh alike in the squared-Euclidean cost,
+    the keypoints further scaled by ``keypoint_weight`` (0: the embeddings alone).
+
+    The embeddings carry each frame's place within the motion around it, which pairs executions
+    re-timed uniformly better than the keypoints do; the keypoints follow the pose itself, which
+    pairs executions whose pace changes within the motion better (docs/method.md §7).
+    """
+    if keypoint_weight < 0:
+        raise ValueError(f"keypoint_weight must be >= 0, got {keypoint_weight}")
+    learned, pose = z_normalised(embeddings), z_normalised(keypoints)
+    if len(learned) != len(pose):
+        raise ValueError(f"{len(learned)} embedded frames but {len(pose)} frames of keypoints")
+    parts = [learned / np.sqrt(learned.shape[1])]
+    if keypoint_weight > 0:
+        parts.append(keypoint_weight * pose / np.sqrt(pose.shape[1]))
+    return np.concatenate(parts, axis=1)
+
+
 def dtw_path(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, list[tuple[int, int]]]:
     """The ``(Ta, Tb)`` squared-Euclidean cost matrix and the DTW path from (0, 0) to (Ta-1, Tb-1).
 

@@ -1,9 +1,10 @@
 """``posebeam align OUTPUT VIDEO_A VIDEO_B -o FILE.png``: the frame-to-frame correspondence of two
-tracked persons by dynamic time warping over their ``embeddings`` rows.
+tracked persons by dynamic time warping over their ``embeddings`` rows, beside their keypoints.
 
 As LAV's ``visualize_alignment.py`` (github.com/trquhuytin/LAV-CVPR21), with each track's
-embeddings z-normalised first (:func:`~posebeam.models.alignment.z_normalised`): both subsampled
-with one stride, plain DTW on the squared-Euclidean cost
+embeddings z-normalised first and its hip-centred keypoints beside them with equal weight
+(:func:`~posebeam.models.alignment.alignment_features`; ``--keypoint-weight 0``: the embeddings
+alone): both subsampled with one stride, plain DTW on the squared-Euclidean cost
 (:func:`~posebeam.models.alignment.dtw_path`), and for each frame of A the first frame of B the path
 matches it to. Writes that table as ``FILE.csv`` (``frame_a``, ``frame_b``: frame numbers of the
 videos) and ``FILE.png``: the cost matrix with the path and four matched skeleton pairs.
@@ -21,12 +22,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from posebeam.figures.alignment_figure import MatchedPose, draw_alignment
-from posebeam.models.alignment import dtw_path, first_matches, z_normalised
+from posebeam.models.alignment import KEYPOINT_WEIGHT, alignment_features, dtw_path, first_matches
 from posebeam.pipeline.segment_command import check_exists
-from posebeam.pipeline.usage import UsageError, non_negative_int, positive_int
+from posebeam.pipeline.usage import UsageError, non_negative_float, non_negative_int, positive_int
 from posebeam.schemas.layouts import COCO17
 from posebeam.storage.parquet_tables import read_table
 from posebeam.storage.uris import join, list_files
+from posebeam.transforms.track_coordinates import hip_torso_coordinates
 
 MAX_COST_CELLS = 4_000_000
 """The automatic stride keeps the DTW cost matrix at most this many cells (about 2000 × 2000)."""
@@ -49,6 +51,9 @@ def add_align_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stride", type=positive_int, default=None,
                         help="use every N-th embedded frame (default: 1, or what keeps the cost matrix "
                         f"under {MAX_COST_CELLS:,} cells)")  # fmt: skip
+    parser.add_argument("--keypoint-weight", type=non_negative_float, default=KEYPOINT_WEIGHT,
+                        help="weight of the keypoints beside the embeddings in the DTW cost (default: "
+                        f"{KEYPOINT_WEIGHT:g}, equal weight; 0: the embeddings alone)")  # fmt: skip
     parser.add_argument("-o", dest="figure", metavar="FILE.png", type=Path, required=True,
                         help="the figure; the matched frames go to FILE.csv beside it")  # fmt: skip
 
@@ -109,18 +114,24 @@ def auto_stride(length_a: int, length_b: int) -> int:
     return stride
 
 
-def _poses(keypoints: pa.Table, video_id: str, person: int, frames: list[int]) -> dict[int, MatchedPose]:
+def person_keypoints(
+    keypoints: pa.Table, video_id: str, person: int, frames: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(T, 17, 2)`` joints and ``(T, 17)`` scores of ``person`` at ``frames``, in that order; a frame
+    without a keypoints row reads as no joint (scores 0)."""
     same = pc.and_(
         pc.equal(keypoints.column("video_id"), video_id), pc.equal(keypoints.column("person_id"), person)
     )
     rows = keypoints.filter(same)
-    wanted = rows.filter(pc.is_in(rows.column("frame_index"), pa.array(frames, pa.int32())))
-    values = np.asarray(wanted.column("keypoints").to_pylist(), dtype=np.float32)
+    where = {int(frame): n for n, frame in enumerate(rows.column("frame_index").to_pylist())}
+    found = [where.get(int(frame), -1) for frame in frames]
+    values = np.asarray(rows.column("keypoints").to_pylist(), dtype=np.float32)
     values = values.reshape(-1, COCO17.num_joints, 3)
-    return {
-        int(frame): MatchedPose(int(frame), joints[:, :2], joints[:, 2])
-        for frame, joints in zip(wanted.column("frame_index").to_pylist(), values, strict=True)
-    }
+    joints = np.zeros((len(frames), COCO17.num_joints, 3), dtype=np.float32)
+    has_row = np.asarray(found) >= 0
+    if has_row.any():
+        joints[has_row] = values[np.asarray(found)[has_row]]
+    return joints[..., :2], joints[..., 2]
 
 
 def run_align(args: argparse.Namespace) -> str:
@@ -136,30 +147,39 @@ def run_align(args: argparse.Namespace) -> str:
     embeddings = read_table(args.output, "embeddings", filters=wanted)
     person_a, rows_a = person_embeddings(embeddings, video_a, args.person_a, args.frames_a)
     person_b, rows_b = person_embeddings(embeddings, video_b, args.person_b, args.frames_b)
+    keypoints = read_table(args.output, "keypoints", filters=wanted)
+    all_a, all_b = rows_a.column("frame_index").to_numpy(), rows_b.column("frame_index").to_numpy()
+    joints_a, scores_a = person_keypoints(keypoints, video_a, person_a, all_a)
+    joints_b, scores_b = person_keypoints(keypoints, video_b, person_b, all_b)
     stride = args.stride or auto_stride(rows_a.num_rows, rows_b.num_rows)
-    frames_a = rows_a.column("frame_index").to_numpy()[::stride]
-    frames_b = rows_b.column("frame_index").to_numpy()[::stride]
-    a = z_normalised(np.asarray(rows_a.column("embedding").to_pylist(), dtype=np.float32))[::stride]
-    b = z_normalised(np.asarray(rows_b.column("embedding").to_pylist(), dtype=np.float32))[::stride]
+    frames_a, frames_b = all_a[::stride], all_b[::stride]
+    a = alignment_features(
+        np.asarray(rows_a.column("embedding").to_pylist(), dtype=np.float32),
+        hip_torso_coordinates(joints_a, scores_a), args.keypoint_weight,
+    )[::stride]  # fmt: skip
+    b = alignment_features(
+        np.asarray(rows_b.column("embedding").to_pylist(), dtype=np.float32),
+        hip_torso_coordinates(joints_b, scores_b), args.keypoint_weight,
+    )[::stride]  # fmt: skip
     cost, path = dtw_path(a, b)
-    matched = frames_b[first_matches(path)]
+    firsts = first_matches(path)
+    matched = frames_b[firsts]
     table = args.figure.with_suffix(".csv")
     table.parent.mkdir(parents=True, exist_ok=True)
     with table.open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["frame_a", "frame_b"])
         writer.writerows(zip(frames_a.tolist(), matched.tolist(), strict=True))
-    shown = [int(q * (len(frames_a) - 1)) for q in (0.125, 0.375, 0.625, 0.875)]
-    keypoints = read_table(args.output, "keypoints", filters=wanted)
-    poses_a = _poses(keypoints, video_a, person_a, [int(frames_a[i]) for i in shown])
-    poses_b = _poses(keypoints, video_b, person_b, [int(matched[i]) for i in shown])
-    pairs = [
-        (poses_a[int(frames_a[i])], poses_b[int(matched[i])])
-        for i in shown
-        if int(frames_a[i]) in poses_a and int(matched[i]) in poses_b
-    ]
+    pairs = []
+    for q in (0.125, 0.375, 0.625, 0.875):  # four matched skeleton pairs along A
+        k = int(q * (len(frames_a) - 1))
+        i, j = k * stride, int(firsts[k]) * stride  # rows of A's and B's tracks
+        if scores_a[i].any() and scores_b[j].any():
+            pose_a = MatchedPose(int(all_a[i]), joints_a[i], scores_a[i])
+            pairs.append((pose_a, MatchedPose(int(all_b[j]), joints_b[j], scores_b[j])))
     titles = (f"{args.video_a} person {person_a}", f"{args.video_b} person {person_b}")
-    draw_alignment(cost, path, frames_a, frames_b, pairs, titles, args.figure)
+    compared = "the embeddings" + (" and keypoints" if args.keypoint_weight > 0 else "")
+    draw_alignment(cost, path, frames_a, frames_b, pairs, titles, args.figure, compared)
     return (
         f"{len(frames_a)} frames of {titles[0]} matched to {titles[1]} ({len(frames_b)} frames, stride "
         f"{stride}); table {table}, figure {args.figure}"

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from posebeam.models.aligner import SHIPPED_ALIGNER
+from posebeam.models.alignment import KEYPOINT_WEIGHT
 from posebeam.pipeline.cli import main as posebeam
 from posebeam.training.alignment_units import PhaseUnit, boundary_errors
 from posebeam.training.train_aligner import evaluate
@@ -52,9 +53,24 @@ def test_the_boundary_benchmark_scores_each_way_of_aligning(
 ) -> None:
     align_boundaries.main([str(repetitions), "--weights", str(SHIPPED_ALIGNER), "--pairs", "5", "--json"])
     result = json.loads(capsys.readouterr().out)
-    assert set(result["all"]) == {"aligner", "aligner_raw", "baseline", "baseline_raw", "uniform"}
+    assert set(result["all"]) == {"fused", "aligner", "aligner_raw", "baseline", "baseline_raw", "uniform"}
+    assert result["keypoint_weight"] == KEYPOINT_WEIGHT
     assert len({result["all"][m]["boundaries"] for m in result["all"]}) == 1  # the same pairs
     assert all(result["all"][m]["boundaries"] > 0 for m in result["all"])
+    align_boundaries.main(
+        [
+            str(repetitions),
+            "--weights",
+            str(SHIPPED_ALIGNER),
+            "--pairs",
+            "5",
+            "--keypoint-weight",
+            "0",
+            "--json",
+        ]
+    )
+    alone = json.loads(capsys.readouterr().out)["all"]
+    assert alone["fused"] == alone["aligner"]  # weight 0: the z-normalised embeddings alone
 
 
 def test_a_non_uniform_warp_defeats_the_uniform_stretch(

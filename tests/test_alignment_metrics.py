@@ -10,6 +10,7 @@ import pytest
 
 from posebeam.models import alignment
 from posebeam.models.alignment import (
+    alignment_features,
     dtw_path,
     evaluate_alignment,
     first_matches,
@@ -284,6 +285,24 @@ def test_z_normalising_lets_dtw_match_a_shifted_and_scaled_execution() -> None:
     b = 0.5 * np.repeat(a, 2, axis=0) - 4.0
     assert first_matches(dtw_path(a, b)[1]).tolist() != list(range(0, 20, 2))
     assert first_matches(dtw_path(z_normalised(a), z_normalised(b))[1]).tolist() == list(range(0, 20, 2))
+
+
+def test_alignment_features_put_both_parts_side_by_side_with_equal_weight() -> None:
+    rng = np.random.default_rng(0)
+    embeddings, keypoints = rng.normal(3.0, 5.0, (12, 4)), rng.normal(-1.0, 0.1, (12, 9))
+    fused = alignment_features(embeddings, keypoints, keypoint_weight=1.0)
+    assert fused.shape == (12, 13)
+    assert fused[:, :4] == pytest.approx(z_normalised(embeddings) / 2)  # divided by sqrt(4)
+    assert fused[:, 4:] == pytest.approx(z_normalised(keypoints) / 3)  # divided by sqrt(9)
+    # each part adds 1 to the mean squared norm of a frame, whatever its width and scale
+    assert (fused[:, :4] ** 2).sum(axis=1).mean() == pytest.approx(1.0)
+    assert (fused[:, 4:] ** 2).sum(axis=1).mean() == pytest.approx(1.0)
+    assert alignment_features(embeddings, keypoints, 2.0)[:, 4:] == pytest.approx(2 * fused[:, 4:])
+    assert alignment_features(embeddings, keypoints, 0.0) == pytest.approx(z_normalised(embeddings) / 2)
+    with pytest.raises(ValueError, match=">= 0"):
+        alignment_features(embeddings, keypoints, -1.0)
+    with pytest.raises(ValueError, match="12 embedded frames but 11"):
+        alignment_features(embeddings, keypoints[:11])
 
 
 # ---------------------------------------------------------------- all together and bad inputs

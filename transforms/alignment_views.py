@@ -52,9 +52,9 @@ class AlignerSpec(CardSpec):
     ``clip`` entry. Heatmaps as the segmenter's (``heatmap_size``, ``sigma``, ``box_window``,
     ``box_padding``); ``patch``, ``dim``, ``depth``, ``heads``, ``embedding_dim``: the transformer's;
     ``temporal_radius``: a frame attends to the frames at most this far (0: every frame of the window);
-    ``clip_frames``: frames per training window; ``window``: longer tracks are embedded in windows of
-    this many frames, half-overlapping (chosen on validation data, docs/method.md §7); ``fps``: the
-    training tracks' frame rate."""
+    ``clip_frames``: frames per training window; ``window``: tracks are embedded in windows of this
+    many frames, one every quarter window, blended (chosen on validation data, docs/method.md §7);
+    ``fps``: the training tracks' frame rate."""
 
     heatmap_size: int = 32
     sigma: float = 0.6
