@@ -15,6 +15,7 @@ from posebeam.pipeline.usage import (
     non_negative_int,
     positive_float,
     positive_int,
+    share,
 )
 from posebeam.synth.actions import ACTIONS
 from posebeam.synth.generate import DEFAULT_DURATION_S, RGB_FOLDER, write_synth
@@ -105,6 +106,13 @@ def add_synth_arguments(parser: argparse.ArgumentParser) -> None:
         "so a model trained on train and scored on test meets unseen captures (default: %(default)s)",
     )
     parser.add_argument(
+        "--carrying",
+        type=share,
+        default=0.0,
+        help="mocap: the share of persons who hold a forearm up while walking and standing (carrying "
+        "something, a phone, a hand at the face) (default: %(default)s)",
+    )
+    parser.add_argument(
         "--render", action="store_true", help=f"also write OUTPUT/{RGB_FOLDER}/<video_id>.mp4"
     )
 
@@ -118,6 +126,8 @@ def scene_config(args: argparse.Namespace) -> SceneConfig:
         raise UsageError(f"unknown actions {', '.join(unknown) or '(none)'}; known: {', '.join(known)}")
     if args.split != "all" and args.motion != "mocap":
         raise UsageError(f"--split {args.split} needs --motion mocap")
+    if args.carrying and args.motion != "mocap":
+        raise UsageError("--carrying needs --motion mocap")
     width, height = args.size
     return SceneConfig(
         kind=args.kind,
@@ -131,6 +141,7 @@ def scene_config(args: argparse.Namespace) -> SceneConfig:
         variation=args.variation,
         motion=args.motion,
         split=args.split,
+        carrying=args.carrying,
     )
 
 

@@ -109,6 +109,12 @@ def fraction(text: str) -> float:
     return _require(value, 0 < value < 1, text, "between 0 and 1")
 
 
+def share(text: str) -> float:
+    """A number from 0 to 1, both included."""
+    value = _finite(text)
+    return _require(value, 0 <= value <= 1, text, "from 0 to 1")
+
+
 def positive_int(text: str) -> int:
     value = _integer(text)
     return _require(value, value > 0, text, "positive")

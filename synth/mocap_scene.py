@@ -23,6 +23,7 @@ import numpy as np
 
 from posebeam.schemas.layouts import COCO17
 from posebeam.synth.camera import random_camera as random_pinhole
+from posebeam.synth.carrying import raise_forearms
 from posebeam.synth.mocap import WALKS, Motion, class_sources, read_source
 from posebeam.synth.noise import (
     detect_movenet,
@@ -140,13 +141,16 @@ def synthesise_mocap(seed: int, index: int, config: SceneConfig) -> SynthVideo:
     pinhole = random_pinhole(rng, cfg.width, cfg.height)
     shake = random_camera(num_frames, cfg.fps, cfg.width, cfg.height, rng, noise)
     people, performances = [], []
-    for _ in range(num_persons):
+    for number in range(num_persons):
         if cfg.kind == "clips":
             label = cfg.actions[int(rng.integers(len(cfg.actions)))]
             joints = perform_class(label, num_frames, cfg.fps, rng, cfg.split)
             performance = _performance(label, num_frames)
         else:
             joints, performance = perform_mocap(cfg, rng)
+        carrier = np.random.default_rng([seed, index, 2, number])  # apart: the other draws stay the same
+        if carrier.random() < cfg.carrying:
+            joints = raise_forearms(joints, performance.label, cfg.fps, carrier)
         joints = joints * np.exp(rng.normal(0, 0.05 * cfg.variation))
         if rng.random() < 0.5:  # a mirrored performer: the other hand kicks, the other way round
             joints = joints[:, MIRROR] * [1, 1, -1]

@@ -47,6 +47,7 @@ class SceneConfig:
     variation: float = 1.0
     motion: str = "procedural"  # or "mocap": people driven by motion capture (synth/mocap_scene.py)
     split: str = "all"  # mocap: "train" or "test" captures (synth.mocap.class_sources)
+    carrying: float = 0.0  # mocap: share of persons holding a forearm up while walking and standing
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -55,6 +56,8 @@ class SceneConfig:
             raise ValueError(f"unknown motion source {self.motion!r}; known: {', '.join(MOTIONS)}")
         if self.split not in SPLITS or (self.split != "all" and self.motion != "mocap"):
             raise ValueError(f"split {self.split!r} needs --motion mocap; splits: {', '.join(SPLITS)}")
+        if not 0 <= self.carrying <= 1 or (self.carrying and self.motion != "mocap"):
+            raise ValueError(f"carrying {self.carrying} must lie in [0, 1] and needs --motion mocap")
         known = MOTIONS[self.motion]
         unknown = sorted(set(self.actions) - set(known))
         if unknown or not self.actions:
