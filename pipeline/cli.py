@@ -80,7 +80,7 @@ LAZY_COMMANDS: dict[tuple[str, str], tuple[str, str, str, str]] = {
         "synth_command", "add_synth_arguments", "run_synth",
     ),
     ("", "align"): (
-        "match the frames of two tracked persons by DTW over their z-normalised embeddings (table + PNG)",
+        "match the frames of two tracked persons by DTW over their embeddings and keypoints (table + PNG)",
         "align_videos", "add_align_arguments", "run_align",
     ),
     ("", "render"): (
