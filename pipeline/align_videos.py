@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 
 from posebeam.figures.alignment_figure import MatchedPose, draw_alignment
 from posebeam.models.alignment import KEYPOINT_WEIGHT, alignment_features, dtw_path, first_matches
+from posebeam.pipeline.clips import person_rows
 from posebeam.pipeline.segment_command import check_exists
 from posebeam.pipeline.usage import UsageError, non_negative_float, non_negative_int, positive_int
 from posebeam.schemas.layouts import COCO17
@@ -119,19 +120,16 @@ def person_keypoints(
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(T, 17, 2)`` joints and ``(T, 17)`` scores of ``person`` at ``frames``, in that order; a frame
     without a keypoints row reads as no joint (scores 0)."""
+    joints = np.zeros((len(frames), COCO17.num_joints, 2), dtype=np.float32)
+    scores = np.zeros((len(frames), COCO17.num_joints), dtype=np.float32)
     same = pc.and_(
         pc.equal(keypoints.column("video_id"), video_id), pc.equal(keypoints.column("person_id"), person)
     )
-    rows = keypoints.filter(same)
-    where = {int(frame): n for n, frame in enumerate(rows.column("frame_index").to_pylist())}
-    found = [where.get(int(frame), -1) for frame in frames]
-    values = np.asarray(rows.column("keypoints").to_pylist(), dtype=np.float32)
-    values = values.reshape(-1, COCO17.num_joints, 3)
-    joints = np.zeros((len(frames), COCO17.num_joints, 3), dtype=np.float32)
-    has_row = np.asarray(found) >= 0
-    if has_row.any():
-        joints[has_row] = values[np.asarray(found)[has_row]]
-    return joints[..., :2], joints[..., 2]
+    for rows in person_rows(keypoints.filter(same)):  # this person's rows, sorted by frame
+        at = np.minimum(np.searchsorted(rows.frame_index, frames), len(rows.frame_index) - 1)
+        found = rows.frame_index[at] == frames
+        joints[found], scores[found] = rows.keypoints[at[found]], rows.scores[at[found]]
+    return joints, scores
 
 
 def run_align(args: argparse.Namespace) -> str:
